@@ -1,0 +1,117 @@
+"""Side-by-side speed benchmark: the practical's own script vs this lab's engine, same machine, one run.
+
+    python -m benchmarks.speed                       # the full setting: 3 activations x 5 epochs
+    python -m benchmarks.speed --epochs 1 --activations ReLU   # a quick check
+
+Parts, each in a fresh Python process (clean memory and thread state):
+  (a) benchmarks/practical.py: DataLoader + per-image transforms + per-parameter .item() norms;
+  (b) helpers.train_together: the same activations, epochs, batch size, optimizer and
+      recorded metrics (per-iteration loss and gradient norm, per-epoch train and test accuracy);
+  (c) (b) with notebook 03's live plot attached.
+Each part's seconds include building its data tensors or datasets, not the Python imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCURACY_TOLERANCE = 0.015  # |test acc (a) - (b)| allowed: normal seed-to-seed spread at 5 epochs
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def part_practical(activations: list[str], epochs: int, seed: int) -> dict:
+    from benchmarks.practical import run_practical
+    from helpers.data import ensure_mnist
+
+    root = str(ensure_mnist())
+    start = time.perf_counter()
+    runs = {a: run_practical(a, epochs, root, seed=seed) for a in activations}
+    return {"seconds": time.perf_counter() - start, "test_acc": {a: r["test_acc"] for a, r in runs.items()},
+            "iterations": {a: len(r["loss"]) for a, r in runs.items()}}
+
+
+def part_engine(activations: list[str], epochs: int, seed: int, live: bool) -> dict:
+    import helpers
+    from helpers.plots import LivePlot
+
+    helpers.ensure_mnist()
+    plot = LivePlot() if live else None
+    start = time.perf_counter()
+    data = helpers.load_mnist()
+    runs = helpers.train_together(activations, epochs=epochs, seed=seed, progress=False, data=data, callback=plot)
+    out = {"seconds": time.perf_counter() - start, "test_acc": {a: h.test_acc[-1] for a, h in runs.items()},
+           "iterations": {a: len(h.loss) for a, h in runs.items()}}
+    if plot is not None:
+        out.update(plot_updates=plot.updates, plot_seconds=plot.draw_seconds)
+    return out
+
+
+def run_part(name: str, args: argparse.Namespace) -> dict:
+    """Run one part in a child process and return its JSON report (with its peak memory)."""
+    cmd = [sys.executable, "-m", "benchmarks.speed", "--part", name, "--epochs", str(args.epochs),
+           "--seed", str(args.seed), "--activations", *args.activations]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"part {name} failed:\n{done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n")[0])
+    parser.add_argument("--activations", nargs="+", default=["Sigmoid", "Tanh", "ReLU"])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--part", choices=["practical", "engine", "live"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.part:  # child process: do one part, print one JSON line
+        if args.part == "practical":
+            report = part_practical(args.activations, args.epochs, args.seed)
+        else:
+            report = part_engine(args.activations, args.epochs, args.seed, live=args.part == "live")
+        report["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(report))
+        return 0
+
+    import torch
+
+    print(f"benchmark: {' '.join(args.activations)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, "
+          f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    a, b, c = run_part("practical", args), run_part("engine", args), run_part("live", args)
+    ratio = a["seconds"] / b["seconds"]
+    overhead = c["seconds"] / b["seconds"] - 1
+    print(f"(a) practical's script : {a['seconds']:8.1f} s   peak RSS {a['peak_rss_mb']:6.0f} MB")
+    print(f"(b) lab engine          : {b['seconds']:8.1f} s   peak RSS {b['peak_rss_mb']:6.0f} MB")
+    print(f"(c) engine + live plot  : {c['seconds']:8.1f} s   peak RSS {c['peak_rss_mb']:6.0f} MB"
+          f"   ({c['plot_updates']} redraws, {c['plot_seconds']:.2f} s drawing)")
+    print(f"speed-up (a)/(b)        : {ratio:8.1f}x")
+    print(f"live-plot overhead      : {100 * overhead:+8.1f} %")
+    print("test accuracy           :   (a)       (b)      diff")
+    worst = 0.0
+    for name in args.activations:
+        diff = b["test_acc"][name] - a["test_acc"][name]
+        worst = max(worst, abs(diff))
+        print(f"  {name:<21}: {100 * a['test_acc'][name]:6.2f}%  {100 * b['test_acc'][name]:6.2f}%  {100 * diff:+6.2f}")
+    agree = worst <= ACCURACY_TOLERANCE
+    print(f"accuracies agree within {100 * ACCURACY_TOLERANCE:.1f} points: {'yes' if agree else 'NO'}")
+    report = {"a": a, "b": b, "c": c, "ratio": ratio, "live_overhead": overhead, "accuracies_agree": agree,
+              "epochs": args.epochs, "activations": args.activations}
+    if args.json:
+        from helpers.files import atomic_write_text
+        atomic_write_text(args.json, json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

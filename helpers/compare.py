@@ -1,0 +1,139 @@
+"""The practical's whole experiment without a notebook.
+
+    python -m helpers.compare --activations Sigmoid Tanh ReLU --epochs 5 --seed 0 --out results/
+
+prints a table and writes ``results.json`` and ``comparison.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .data import DataError
+from .files import atomic_write_bytes, atomic_write_text
+from .model import ACTIVATIONS, PRACTICAL_ACTIVATIONS, activation_name
+from .train import History, TrainConfig, TrainingDiverged, TrainingInterrupted, pick_device, train_together
+
+
+def summary_rows(runs: Mapping[str, History]) -> list[dict]:
+    """One row per activation: final train/test accuracy, mean gradient norm of the last epoch, seconds."""
+    rows = []
+    for name, h in runs.items():
+        last_epoch = h.grad_norm[-h.iterations_per_epoch:]
+        rows.append({
+            "activation": name,
+            "train_acc": h.train_acc[-1],
+            "test_acc": h.test_acc[-1],
+            "mean_grad_norm_last_epoch": sum(last_epoch) / len(last_epoch),
+            "seconds": h.seconds,
+        })
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """The summary as a fixed-width text table."""
+    header = f"{'activation':<11} {'train acc':>9} {'test acc':>9} {'grad norm (last epoch)':>23} {'seconds':>8}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r['activation']:<11} {100 * r['train_acc']:>8.2f}% {100 * r['test_acc']:>8.2f}% "
+                     f"{r['mean_grad_norm_last_epoch']:>23.4f} {r['seconds']:>8.1f}")
+    return "\n".join(lines)
+
+
+def results_json(runs: Mapping[str, History]) -> dict:
+    """The shape written to results.json: the shared config, then one entry per activation."""
+    first = next(iter(runs.values()))
+    return {"config": dict(first.config), "summary": summary_rows(runs),
+            "runs": {name: {k: v for k, v in h.to_dict().items() if k != "config"} for name, h in runs.items()}}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"must be in (0, 10], got {text}")
+    return value
+
+
+def _activation(text: str) -> str:
+    try:
+        return activation_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line (what is wrong, and where help is), not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = _Parser(prog="python -m helpers.compare", description=__doc__.split("\n")[1])
+    parser.add_argument("--activations", nargs="+", type=_activation, default=list(PRACTICAL_ACTIVATIONS),
+                        metavar="NAME", help=f"any of {', '.join(ACTIVATIONS)} (default: Sigmoid Tanh ReLU)")
+    parser.add_argument("--epochs", type=_positive_int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=_positive_int, default=64)
+    parser.add_argument("--lr", type=_learning_rate, default=1e-3)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest available)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="folder for results.json and comparison.png")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if len(set(args.activations)) != len(args.activations):
+        parser.error("each activation may be named only once")
+    if args.batch_size > 60000:
+        parser.error("argument --batch-size: must be at most 60000")
+    try:
+        args.device = str(pick_device(args.device))
+    except (ValueError, RuntimeError) as err:
+        parser.error(f"argument --device: {err}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"argument --out: {args.out} is a file, not a folder")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         optimizer=args.optimizer, seed=args.seed, device=args.device)
+    try:
+        runs = train_together(args.activations, config, progress=not args.no_progress)
+    except (DataError, TrainingDiverged, TrainingInterrupted) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 130 if isinstance(err, KeyboardInterrupt) else 1
+
+    print(format_table(summary_rows(runs)))
+    print(f"(trained together in one pass on {args.device}: 'seconds' is the shared wall clock)")
+    from .plots import figure_png, plot_comparison  # matplotlib only once there is something to draw
+
+    try:
+        atomic_write_text(args.out / "results.json", json.dumps(results_json(runs), indent=1))
+        atomic_write_bytes(args.out / "comparison.png", figure_png(plot_comparison(runs), dpi=100))
+    except OSError as err:
+        print(f"error: cannot write results into {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out / 'results.json'} and {args.out / 'comparison.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Figures: the practical's three panels, and a live figure that follows training as it runs."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+
+from .train import History, Progress
+
+COLORS = {"Sigmoid": "tab:blue", "Tanh": "tab:orange", "ReLU": "tab:green", "LeakyReLU": "tab:olive",
+          "ELU": "tab:purple", "GELU": "tab:red", "SiLU": "tab:brown"}
+
+
+def smooth(values: list[float], window: int = 50) -> list[float]:
+    """Moving average over the last ``window`` values (shorter at the start): makes trends readable."""
+    if not values:
+        return []
+    x = torch.tensor(values, dtype=torch.float64)
+    sums = torch.cat([torch.zeros(1, dtype=torch.float64), x.cumsum(0)])
+    idx = torch.arange(1, len(x) + 1)
+    lo = (idx - window).clamp(min=0)
+    return ((sums[idx] - sums[lo]) / (idx - lo)).tolist()
+
+
+def _as_dict(run: History | Mapping) -> Mapping:
+    return run.to_dict() if isinstance(run, History) else run
+
+
+def _thin(values: list[float], most: int | None) -> tuple[list[int], list[float]]:
+    """(iterations, values), keeping at most ``most`` evenly spaced points (faster to draw)."""
+    step = 1 if most is None else max(1, len(values) // most)
+    return list(range(1, len(values) + 1, step)), values[::step]
+
+
+def draw_panels(axes, runs: Mapping[str, History | Mapping], window: int = 50, most: int | None = None) -> None:
+    """Fill three axes: loss vs iteration, accuracy vs epoch, gradient norm vs iteration.
+
+    ``most`` caps the points drawn per line (the live plot uses it to redraw quickly).
+    """
+    ax_loss, ax_acc, ax_norm = axes
+    for ax in axes:
+        ax.clear()
+    for name, run in runs.items():
+        run = _as_dict(run)
+        color = COLORS.get(name)
+        for ax, values in ((ax_loss, run["loss"]), (ax_norm, run["grad_norm"])):
+            ax.plot(*_thin(values, most), color=color, alpha=0.2, linewidth=0.6)
+            ax.plot(*_thin(smooth(values, window), most), color=color, label=name)
+        epochs = range(1, len(run["train_acc"]) + 1)
+        ax_acc.plot(epochs, [100 * a for a in run["train_acc"]], "o-", color=color, label=f"{name} train")
+        if run.get("test_acc"):
+            ax_acc.plot(epochs, [100 * a for a in run["test_acc"]], "s--", color=color, label=f"{name} test")
+    ax_loss.set(title="Training loss per iteration", xlabel="iteration", ylabel="cross-entropy loss")
+    ax_acc.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    ax_norm.set(title="Global gradient L2 norm per iteration", xlabel="iteration", ylabel="‖∇θ L‖₂", yscale="log")
+    ax_acc.xaxis.get_major_locator().set_params(integer=True)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8, loc="upper right")  # "best" is slow: it scans every point
+
+
+def plot_comparison(runs: Mapping[str, History | Mapping], window: int = 50) -> Figure:
+    """The practical's three panels for one or more runs (faint: every iteration; bold: moving average)."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), layout="constrained")
+    draw_panels(axes, runs, window)
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+class LivePlot:
+    """The engine's callback that redraws the three panels in place *during* training.
+
+    It shows PNG images through ``display(..., display_id=True)`` and ``handle.update``,
+    which works in JupyterLab, classic Notebook, VS Code, Colab and under nbval/nbclient.
+    Redraws are throttled: at least ``min_interval`` seconds apart, and drawing may take
+    at most ``max_share`` of the time trained so far.  The lines are created once and only
+    their data change, which keeps a redraw near 0.1 s.  Outside Jupyter it still draws
+    (so its cost can be measured) but shows nothing.
+    """
+
+    def __init__(self, min_interval: float = 1.0, max_share: float = 0.05, window: int = 50,
+                 most: int = 500) -> None:
+        self.min_interval, self.max_share, self.window, self.most = min_interval, max_share, window, most
+        self.fig, self.axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        self.fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.84, wspace=0.2)  # fixed layout: fast
+        plt.close(self.fig)  # we show PNGs ourselves; otherwise Jupyter draws the figure again at the end
+        titles = [("Training loss per iteration", "iteration", "cross-entropy loss"),
+                  ("Accuracy per epoch", "epoch", "accuracy (%)"),
+                  ("Global gradient L2 norm per iteration", "iteration", "‖∇θ L‖₂ (moving average)")]
+        for ax, (title, xlabel, ylabel) in zip(self.axes, titles):
+            ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+            ax.grid(alpha=0.3)
+        self.lines: dict[str, dict] = {}
+        self.handle = None
+        self.last = float("-inf")
+        self.updates, self.draw_seconds = 0, 0.0
+        self.redraw({}, "waiting for the first iterations…")  # shows the empty panels at once
+        self.updates, self.draw_seconds = 0, 0.0  # (that first draw also warms matplotlib up)
+        self.start = time.perf_counter()
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.perf_counter()
+        too_soon = now - self.last < self.min_interval
+        too_costly = self.draw_seconds > self.max_share * (now - self.start)
+        if progress.iteration < progress.total_iterations and (too_soon or too_costly):
+            return
+        self.redraw(progress.histories, f"epoch {progress.epoch}, iteration {progress.iteration}"
+                                        f" of {progress.total_iterations}")
+
+    def _lines_for(self, name: str) -> dict:
+        if name not in self.lines:
+            color = COLORS.get(name)
+            ax_loss, ax_acc, ax_norm = self.axes
+            self.lines[name] = {
+                "loss_raw": ax_loss.plot([], [], color=color, alpha=0.2, linewidth=0.6)[0],
+                "loss": ax_loss.plot([], [], color=color, label=name)[0],
+                "norm": ax_norm.plot([], [], color=color, label=name)[0],
+                "train": ax_acc.plot([], [], "o-", color=color, label=f"{name} train")[0],
+                "test": ax_acc.plot([], [], "s--", color=color, label=f"{name} test")[0],
+            }
+            for ax in self.axes:
+                ax.legend(fontsize=8, loc="upper right")
+        return self.lines[name]
+
+    def redraw(self, runs: Mapping[str, History | Mapping], status: str = "") -> None:
+        """Draw now and send the picture to the notebook output."""
+        began = time.perf_counter()
+        for name, run in runs.items():
+            run = run if isinstance(run, Mapping) else {k: getattr(run, k) for k in
+                                                         ("loss", "grad_norm", "train_acc", "test_acc")}
+            lines = self._lines_for(name)
+            lines["loss_raw"].set_data(*_thin(run["loss"], self.most))
+            lines["loss"].set_data(*_thin(smooth(run["loss"], self.window), self.most))
+            lines["norm"].set_data(*_thin(smooth(run["grad_norm"], self.window), self.most))
+            epochs = list(range(1, len(run["train_acc"]) + 1))
+            lines["train"].set_data(epochs, [100 * a for a in run["train_acc"]])
+            lines["test"].set_data(epochs[:len(run["test_acc"])], [100 * a for a in run["test_acc"]])
+        for ax in self.axes:
+            ax.relim()
+            ax.autoscale_view()
+        self.fig.suptitle(status, fontsize=10)
+        self._show(figure_png(self.fig, dpi=72))
+        self.updates += 1
+        self.last = time.perf_counter()
+        self.draw_seconds += self.last - began
+
+    def _show(self, png: bytes) -> None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import Image, display
+        except ImportError:
+            return
+        if get_ipython() is None:
+            return
+        if self.handle is None:
+            self.handle = display(Image(data=png, format="png"), display_id=True)
+        else:
+            self.handle.update(Image(data=png, format="png"))

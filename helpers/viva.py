@@ -1,0 +1,570 @@
+"""Viva (oral exam) questions: the texts live once, in ``viva_questions.json``; this module shows them.
+
+In a notebook, ``viva.ask(["role", "ranges"])`` shows interactive questions.  A markdown cell
+that starts with ``<!-- viva: role ranges -->`` shows the same text where widgets do not
+render (GitHub, HTML export); ``python -m helpers.viva --sync notebooks/*.ipynb`` keeps it
+up to date, ``--check`` reports stale cells and ``--export out.md`` writes your answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import html
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from .files import atomic_write_text
+
+if TYPE_CHECKING:  # imported lazily at run time: the command line needs no widgets
+    import ipywidgets
+
+QUESTIONS_FILE = Path(__file__).with_name("viva_questions.json")
+NOTEBOOKS = ("01", "02", "03", "04", "05")
+ANSWERS_VARIABLE = "LAB_ANSWERS"  # names the answers file instead of ./answers.json
+DEFAULT_ANSWERS = "answers.json"
+NO_ANSWER = "_(no answer yet)_"
+PENDING = "_(This part is filled in from your run when the notebook executes.)_"
+MARKER = re.compile(r"\A\s*<!--\s*viva:([^>]*?)-->")
+
+
+# ----------------------------------------------------------------------------- questions
+
+@lru_cache(maxsize=1)
+def _questions() -> tuple[dict, ...]:
+    """The questions as read from the JSON file, checked once."""
+    with open(QUESTIONS_FILE, encoding="utf-8") as f:
+        data = json.load(f)
+    problems = validate_questions(data)
+    if problems:
+        raise ValueError(f"{QUESTIONS_FILE.name} is invalid:\n  " + "\n  ".join(problems))
+    return tuple(data)
+
+
+def validate_questions(data: Any) -> list[str]:
+    """Problems in a question list (empty if it is well formed)."""
+    if not isinstance(data, list):
+        return ["the file must hold one JSON list"]
+    problems, seen = [], set()
+    for i, q in enumerate(data):
+        where = f"entry {i} ({q.get('id', '?') if isinstance(q, dict) else '?'})"
+        if not isinstance(q, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        for key in ("id", "notebook", "question", "answer"):
+            if not isinstance(q.get(key), str) or not q[key].strip():
+                problems.append(f"{where}: '{key}' must be a non-empty string")
+        if q.get("id") in seen:
+            problems.append(f"{where}: duplicate id")
+        seen.add(q.get("id"))
+        if q.get("notebook") not in NOTEBOOKS:
+            problems.append(f"{where}: notebook must be one of {', '.join(NOTEBOOKS)}")
+        if "choices" in q:
+            choices, correct = q["choices"], q.get("correct")
+            if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+                problems.append(f"{where}: 'choices' must be a list of two or more strings")
+            elif not isinstance(correct, int) or isinstance(correct, bool) or not 0 <= correct < len(choices):
+                problems.append(f"{where}: 'correct' must be an index into 'choices'")
+        for name in q.get("placeholders", []):
+            if "{" + name + "}" not in q.get("answer", ""):
+                problems.append(f"{where}: placeholder {{{name}}} is not in the answer")
+    return problems
+
+
+def load_questions() -> list[dict]:
+    """Every question of the lab, in notebook order (a copy: changing it changes nothing)."""
+    return copy.deepcopy(list(_questions()))
+
+
+def question(id: str) -> dict:
+    """One question by id; a KeyError lists the valid ids."""
+    for q in _questions():
+        if q["id"] == id:
+            return copy.deepcopy(q)
+    valid = ", ".join(q["id"] for q in _questions())
+    raise KeyError(f"Unknown viva question {id!r}. Valid ids: {valid}")
+
+
+def questions_for(notebook: str) -> list[dict]:
+    """The questions of one notebook ("01" ... "05"), in file order."""
+    return [q for q in load_questions() if q["notebook"] == str(notebook).zfill(2)]
+
+
+def answer_text(q: dict, fill: Mapping[str, Any] | None = None) -> str:
+    """A question's model answer; a templated one is filled from ``fill`` or marked as pending."""
+    names = q.get("placeholders", [])
+    text = q["answer"]
+    if not names:
+        return text
+    if fill is None:  # drop the paragraphs that need measured numbers, once replaced by a note
+        kept, noted = [], False
+        for block in text.split("\n\n"):
+            if any("{" + n + "}" in block for n in names):
+                if not noted:
+                    kept.append(PENDING)
+                    noted = True
+            else:
+                kept.append(block)
+        return "\n\n".join(kept)
+    missing = [n for n in names if n not in fill]
+    if missing:
+        raise KeyError(f"Question {q['id']!r} needs fill values for: {', '.join(missing)}")
+    for name in names:
+        text = text.replace("{" + name + "}", str(fill[name]))
+    return text
+
+
+def best_fill(test_accuracy: Mapping[str, float]) -> dict[str, str]:
+    """Fill values for the "best" question from {activation: final test accuracy} (fractions or %)."""
+    if not test_accuracy:
+        raise ValueError("best_fill needs at least one activation and its test accuracy.")
+    scale = 100.0 if all(v <= 1 for v in test_accuracy.values()) else 1.0
+    percent = {name: float(v) * scale for name, v in test_accuracy.items()}
+    top = max(percent.values())
+    winners = [name for name, v in percent.items() if round(v, 2) == round(top, 2)]
+    rows = [f"| {name} | {v:.2f} % |" for name, v in sorted(percent.items(), key=lambda kv: -kv[1])]
+    return {
+        "best": " and ".join(winners) + (" (tied)" if len(winners) > 1 else ""),
+        "best_test_acc": f"{top:.2f} %",
+        "table": "\n".join(["| Activation | Test accuracy |", "|---|---:|", *rows]),
+    }
+
+
+# ----------------------------------------------------------------------------- markdown
+
+def static_markdown(ids: Sequence[str], fill: Mapping[str, Any] | None = None) -> str:
+    """Markdown with each question in bold and its model answer in a collapsed <details> block."""
+    parts = []
+    for qid in ids:
+        q = question(qid)
+        parts.append(
+            f"**{q['question']}**\n\n<details><summary>Model answer</summary>\n\n"
+            f"{answer_text(q, fill)}\n\n</details>"
+        )
+    return "\n\n".join(parts)
+
+
+def notebook_markdown_cell(ids: Sequence[str]) -> str:
+    """The text that follows the ``<!-- viva: ... -->`` marker in a notebook's static viva cell."""
+    return static_markdown(ids, None)
+
+
+def markdown_to_html(text: str) -> str:
+    """A tiny Markdown-to-HTML converter: paragraphs, lists, tables, bold, italics, code; $math$ kept."""
+    blocks: list[str] = []
+    lines = text.strip().splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if not line:
+            i += 1
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                rows.append(lines[i].strip())
+                i += 1
+            blocks.append(_table(rows))
+        elif _LIST_ITEM.match(line):
+            ordered = bool(re.match(r"\d", line))
+            items: list[str] = []
+            while i < len(lines) and lines[i].strip():
+                item = _LIST_ITEM.match(lines[i].strip())
+                if item:
+                    items.append(lines[i].strip()[item.end():])
+                elif lines[i][:1].isspace() and items:  # an indented continuation line
+                    items[-1] += " " + lines[i].strip()
+                else:
+                    break
+                i += 1
+            tag = "ol" if ordered else "ul"
+            blocks.append(f"<{tag}>" + "".join(f"<li>{_inline(t)}</li>" for t in items) + f"</{tag}>")
+        else:
+            para = []
+            while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith("|") \
+                    and not _LIST_ITEM.match(lines[i].strip()):
+                para.append(lines[i].strip())
+                i += 1
+            blocks.append(f"<p>{_inline(' '.join(para))}</p>")
+    return "\n".join(blocks)
+
+
+_LIST_ITEM = re.compile(r"([-*]|\d+[.)])\s+")
+_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
+
+
+def _cells(row: str) -> list[str]:
+    """The cells of one markdown table row."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _table(rows: list[str]) -> str:
+    """A markdown table (first row the header when a --- row follows it) as an HTML table."""
+    header: list[str] = []
+    align: list[str] = []
+    if len(rows) >= 2 and _SEPARATOR.match(rows[1]):
+        header = _cells(rows[0])
+        align = ["right" if c.endswith(":") and not c.startswith(":") else "left" for c in _cells(rows[1])]
+        rows = rows[2:]
+    style = "border:1px solid #ccc;padding:2px 8px;"
+
+    def cell(tag: str, text: str, j: int) -> str:
+        a = align[j] if j < len(align) else "left"
+        return f'<{tag} style="{style}text-align:{a}">{_inline(text)}</{tag}>'
+
+    out = ['<table style="border-collapse:collapse">']
+    if header:
+        out.append("<tr>" + "".join(cell("th", c, j) for j, c in enumerate(header)) + "</tr>")
+    for row in rows:
+        out.append("<tr>" + "".join(cell("td", c, j) for j, c in enumerate(_cells(row))) + "</tr>")
+    return "".join(out) + "</table>"
+
+
+def _inline(text: str) -> str:
+    """Inline markdown to HTML: code and $math$ are protected first, then bold and italics."""
+    kept: list[str] = []
+
+    def keep(s: str) -> str:
+        kept.append(s)
+        return f"\x00{len(kept) - 1}\x00"
+
+    text = re.sub(r"`([^`]+)`", lambda m: keep(f"<code>{html.escape(m.group(1))}</code>"), text)
+    text = re.sub(r"\$\$.+?\$\$|\$[^$]+?\$", lambda m: keep(html.escape(m.group(0), quote=False)), text)
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"<i>\1</i>", text)
+    text = re.sub(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)", r"<i>\1</i>", text)
+    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], text)
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+def _marker_ids(source: str) -> list[str] | None:
+    """The ids of a ``<!-- viva: a b -->`` marker at the top of a cell, or None if there is none."""
+    m = MARKER.match(source)
+    return m.group(1).replace(",", " ").split() if m else None
+
+
+def _expected_cell(ids: list[str]) -> str:
+    """The full source a static viva cell with these ids must have."""
+    return f"<!-- viva: {' '.join(ids)} -->\n" + notebook_markdown_cell(ids)
+
+
+def _source(cell: dict) -> str:
+    """A cell's source as one string (notebook files may store it as a list of lines)."""
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _viva_cells(nb: dict):
+    """(index, ids) of every markdown cell that starts with a viva marker."""
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "markdown":
+            ids = _marker_ids(_source(cell))
+            if ids is not None:
+                yield index, ids
+
+
+def _read_notebook(path: str | Path) -> dict:
+    """A notebook file as plain JSON, so that writing it back changes nothing else."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def check_notebook_static(path: str | Path) -> list[str]:
+    """Problems with a notebook's static viva cells: unknown ids, or text out of date with the JSON."""
+    problems = []
+    valid = {q["id"] for q in _questions()}
+    nb = _read_notebook(path)
+    for index, ids in _viva_cells(nb):
+        where = f"{path}: cell {index} (viva: {' '.join(ids)})"
+        unknown = [i for i in ids if i not in valid]
+        if not ids:
+            problems.append(f"{where}: the marker names no question")
+        elif unknown:
+            problems.append(f"{where}: unknown id(s) {', '.join(unknown)}")
+        elif _source(nb["cells"][index]) != _expected_cell(ids):
+            problems.append(f"{where}: out of date; run python -m helpers.viva --sync {path}")
+    return problems
+
+
+def sync_notebook(path: str | Path) -> list[int]:
+    """Rewrite a notebook's static viva cells from the JSON; returns the indices of changed cells."""
+    nb = _read_notebook(path)
+    valid = {q["id"] for q in _questions()}
+    changed = []
+    for index, ids in list(_viva_cells(nb)):
+        unknown = [i for i in ids if i not in valid]
+        if not ids or unknown:
+            raise KeyError(f"{path}: cell {index} names unknown viva id(s): {', '.join(unknown) or '(none)'}")
+        cell = nb["cells"][index]
+        new = _expected_cell(ids)
+        if _source(cell) != new:
+            cell["source"] = new.splitlines(keepends=True) if isinstance(cell["source"], list) else new
+            changed.append(index)
+    if changed:
+        atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return changed
+
+
+# ----------------------------------------------------------------------------- answers file
+
+def answers_file(answers_path: str | Path | None = None) -> Path:
+    """Where typed answers are saved: ``answers_path``, else $LAB_ANSWERS, else ./answers.json."""
+    if answers_path is None:
+        answers_path = os.environ.get(ANSWERS_VARIABLE) or DEFAULT_ANSWERS
+    return Path(answers_path).expanduser().absolute()
+
+
+def read_answers(path: str | Path) -> tuple[dict[str, str], str | None]:
+    """(answers, problem): the saved answers, or {} and a description of why they can't be read."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, UnicodeDecodeError) as err:
+        return {}, f"could not read {path}: {err}"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return {}, f"{path} is not valid JSON ({err})"
+    if not isinstance(data, dict):
+        return {}, f"{path} does not hold a JSON object of answers"
+    return {str(k): v for k, v in data.items() if isinstance(v, str)}, None
+
+
+class AnswerStore:
+    """A student's typed answers, merged into a JSON file after every change."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = answers_file(path)
+        self.answers, self.problem = read_answers(self.path)
+        self.backup: Path | None = None
+
+    def save(self, qid: str, text: str) -> str | None:
+        """Save one answer atomically; returns None, or a message saying why it could not be saved."""
+        self.answers[qid] = text
+        try:
+            on_disk, problem = read_answers(self.path)
+            if problem is not None and self.path.exists():  # keep the unreadable file before replacing it
+                self.backup = self.path.with_name(self.path.name + ".bak")
+                shutil.copy2(self.path, self.backup)
+                on_disk = {}
+            merged = {**on_disk, qid: text} if problem is None else dict(self.answers)
+            atomic_write_text(self.path, json.dumps(merged, indent=1, ensure_ascii=False) + "\n")
+        except Exception as err:  # a read-only folder, a full disk...: report, never crash
+            return f"could not save to {self.path}: {err}"
+        self.problem = None
+        return None
+
+
+# ----------------------------------------------------------------------------- widgets
+
+@dataclass
+class QuestionWidgets:
+    """The widgets of one question, so code and tests can reach them by name."""
+
+    id: str
+    box: ipywidgets.VBox
+    question: ipywidgets.HTMLMath
+    textarea: ipywidgets.Textarea
+    reveal: ipywidgets.Button
+    answer: ipywidgets.HTMLMath
+    radio: ipywidgets.RadioButtons | None = None
+    check: ipywidgets.Button | None = None
+    feedback: ipywidgets.HTMLMath | None = None
+
+
+def _status_html(store: AnswerStore, error: str | None = None) -> str:
+    """The status line under the questions: where answers go, or what went wrong."""
+    where = html.escape(str(store.path))
+    if error:
+        return f'<span style="color:#b00">⚠ Your answer was not saved: {html.escape(error)}. Copy it somewhere safe.</span>'
+    if store.problem:
+        return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Starting with empty answers; the file is '
+                f'left alone until you type, then kept as <code>{where}.bak</code>.</span>')
+    note = f" (the unreadable old file was kept as <code>{html.escape(str(store.backup))}</code>)" if store.backup else ""
+    return f'<span style="color:#666">Your answers are saved in <code>{where}</code>{note}.</span>'
+
+
+def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStore,
+                      status: ipywidgets.HTML) -> QuestionWidgets:
+    """Build and wire the widgets of one question."""
+    import ipywidgets as w
+
+    full = w.Layout(width="100%")
+    title = w.HTMLMath(value=markdown_to_html(f"**Viva:** {q['question']}"), layout=full)
+    textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder="Write your own answer first...",
+                          layout=w.Layout(width="100%", height="7em"))
+    reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"))
+    answer = w.HTMLMath(value="", layout=w.Layout(width="100%", display="none"))
+    answer_html = markdown_to_html(answer_text(q, fill))
+    items = QuestionWidgets(q["id"], w.VBox(), title, textarea, reveal, answer)
+
+    def on_text(change: dict) -> None:
+        status.value = _status_html(store, store.save(q["id"], change["new"]))
+
+    def on_reveal(_button: Any) -> None:
+        shown = answer.layout.display != "none"
+        answer.value = "" if shown else answer_html
+        answer.layout.display = "none" if shown else None
+        reveal.description = "Show model answer" if shown else "Hide model answer"
+
+    textarea.observe(on_text, names="value")
+    reveal.on_click(on_reveal)
+    children: list[Any] = [title, textarea]
+    if "choices" in q:
+        items.radio = w.RadioButtons(options=[(c, i) for i, c in enumerate(q["choices"])], value=None, layout=full)
+        items.check = w.Button(description="Check", layout=w.Layout(width="auto"))
+        items.feedback = w.HTMLMath(value="")
+        items.check.on_click(lambda _b: _check(q, items))
+        children += [w.HTML(value="<i>Self-check:</i>"), items.radio, w.HBox([items.check, items.feedback])]
+    items.box.children = tuple(children + [reveal, answer])
+    return items
+
+
+def _check(q: dict, items: QuestionWidgets) -> None:
+    """Put the self-check's verdict into the feedback widget."""
+    assert items.radio is not None and items.feedback is not None
+    chosen = items.radio.value
+    if chosen is None:
+        items.feedback.value = "Choose an answer first."
+    elif chosen == q["correct"]:
+        why = q.get("feedback") or q["choices"][q["correct"]]
+        items.feedback.value = '<span style="color:#080">Correct</span> — ' + _inline(why)
+    else:
+        items.feedback.value = ('<span style="color:#b00">Not quite</span> — think again, '
+                                'or compare with the model answer.')
+
+
+def ask(ids: Sequence[str], fill: Mapping[str, Any] | None = None,
+        answers_path: str | Path | None = None) -> ipywidgets.VBox:
+    """Interactive viva questions; the box's ``.items`` maps each id to its QuestionWidgets."""
+    import ipywidgets as w
+
+    questions = [question(i) for i in ids]  # unknown ids fail here, before any widget appears
+    store = AnswerStore(answers_path)
+    status = w.HTML(value=_status_html(store))
+    items = {q["id"]: _question_widgets(q, fill, store, status) for q in questions}
+    children: list[Any] = []
+    for qw in items.values():
+        if children:
+            children.append(w.HTML(value="<hr style='margin:4px 0'>"))
+        children.append(qw.box)
+    box = w.VBox(children + [status], layout=w.Layout(width="100%"))
+    box.items = items  # plain attributes for code and tests; not synced to the browser
+    box.status = status
+    box.store = store
+    return box
+
+
+# ----------------------------------------------------------------------------- export
+
+def export_markdown(answers: Mapping[str, str], fill_by_id: Mapping[str, Mapping[str, Any]] | None = None,
+                    include_model_answers: bool = False) -> str:
+    """Every question of the lab, notebook by notebook, each followed by the student's answer."""
+    fill_by_id = fill_by_id or {}
+    lines = ["# My viva answers", "", f"_Exported {datetime.now():%Y-%m-%d %H:%M}._"]
+    number = 0
+    for notebook in NOTEBOOKS:
+        qs = questions_for(notebook)
+        if qs:
+            lines += ["", f"## Notebook {notebook}"]
+        for q in qs:
+            number += 1
+            text = (answers.get(q["id"]) or "").strip()
+            lines += ["", f"### {number}. {q['question']}", "", text or NO_ANSWER]
+            if include_model_answers:
+                lines += ["", "<details><summary>Model answer</summary>", "",
+                          answer_text(q, fill_by_id.get(q["id"])), "", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def export_answers(path_md: str | Path = "my_viva_answers.md", answers_path: str | Path | None = None,
+                   fill_by_id: Mapping[str, Mapping[str, Any]] | None = None,
+                   include_model_answers: bool = False) -> Path:
+    """Write all questions and your answers to one Markdown file (atomically); returns its path."""
+    source = answers_file(answers_path)
+    answers, problem = read_answers(source)
+    if problem:
+        raise ValueError(f"Cannot export: {problem}. Fix or remove that file first.")
+    target = Path(path_md).expanduser().absolute()
+    atomic_write_text(target, export_markdown(answers, fill_by_id, include_model_answers))
+    return target
+
+
+def export_button(path_md: str | Path = "my_viva_answers.md", answers_path: str | Path | None = None,
+                  fill_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> ipywidgets.VBox:
+    """A button that exports your answers to Markdown, with a status line saying where they went."""
+    import ipywidgets as w
+
+    button = w.Button(description="Export my answers", icon="download", layout=w.Layout(width="auto"))
+    status = w.HTML(value="")
+
+    def on_click(_button: Any) -> None:
+        try:
+            target = export_answers(path_md, answers_path, fill_by_id)
+            answers, _ = read_answers(answers_file(answers_path))
+            done = sum(1 for q in _questions() if (answers.get(q["id"]) or "").strip())
+            status.value = (f"Wrote <code>{html.escape(str(target))}</code>: "
+                            f"{done} of {len(_questions())} questions answered.")
+        except Exception as err:  # never crash the notebook; say what happened instead
+            status.value = f'<span style="color:#b00">⚠ Export failed: {html.escape(str(err))}</span>'
+
+    button.on_click(on_click)
+    box = w.VBox([button, status])
+    box.button = button
+    box.status = status
+    return box
+
+
+# ----------------------------------------------------------------------------- command line
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``--sync`` / ``--check`` notebooks' static viva cells, or ``--export`` answers to Markdown."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.viva", description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--sync", action="store_true", help="rewrite the static viva cells from the JSON")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a static viva cell is out of date")
+    mode.add_argument("--export", metavar="OUT.md", help="write every question and your answers to OUT.md")
+    parser.add_argument("--answers", metavar="FILE", help="answers file (default: $LAB_ANSWERS or ./answers.json)")
+    parser.add_argument("--model-answers", action="store_true", help="with --export: include the model answers")
+    parser.add_argument("notebooks", nargs="*", help="notebooks for --sync / --check")
+    args = parser.parse_args(argv)
+
+    if args.export:
+        try:
+            target = export_answers(args.export, args.answers, include_model_answers=args.model_answers)
+        except (ValueError, OSError) as err:
+            print(err, file=sys.stderr)
+            return 1
+        print(f"Wrote {target}")
+        return 0
+    if not args.notebooks:
+        parser.error("name one or more notebooks, e.g. notebooks/*.ipynb")
+    if args.check:
+        problems = [p for nb in args.notebooks for p in check_notebook_static(nb)]
+        print("\n".join(problems) if problems else f"All viva cells up to date in {len(args.notebooks)} notebook(s).")
+        return 1 if problems else 0
+    status = 0
+    for nb in args.notebooks:
+        try:
+            changed = sync_notebook(nb)
+        except KeyError as err:
+            print(err.args[0], file=sys.stderr)
+            status = 1
+            continue
+        print(f"{nb}: updated cell(s) {', '.join(map(str, changed))}" if changed else f"{nb}: up to date")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Shared test setup: the repository root on sys.path, and small data the tests make themselves."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from helpers.data import MNISTTensors  # noqa: E402
+
+
+@pytest.fixture
+def tiny_data() -> MNISTTensors:
+    """640 training and 200 test 'images' of random noise with random labels: fast engine tests."""
+    g = torch.Generator().manual_seed(123)
+    return MNISTTensors(torch.randn(640, 784, generator=g), torch.randint(0, 10, (640,), generator=g),
+                        torch.randn(200, 784, generator=g), torch.randint(0, 10, (200,), generator=g))

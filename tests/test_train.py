@@ -1,0 +1,169 @@
+"""The training engine: same numbers as separate MLPs, the practical's gradient norm, guards, determinism."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import helpers
+from helpers.data import MNISTTensors
+from helpers.model import build_mlp
+from helpers.train import StackedMLP, TrainConfig, TrainingDiverged, TrainingInterrupted, global_grad_norm
+
+NAMES = ["Sigmoid", "Tanh", "ReLU", "GELU"]
+
+
+def batch(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 784, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_stacked_forward_and_gradients_equal_separate_mlps():
+    mlps = [build_mlp(n, seed=1, hidden=(32, 16, 8)) for n in NAMES]
+    stacked = StackedMLP(mlps)
+    x, y = batch()
+    logits = stacked(x)
+    F.cross_entropy(logits.reshape(-1, 10), y.repeat(len(NAMES)), reduction="none").view(len(NAMES), -1).mean(1).sum().backward()
+    total, per_layer = stacked.grad_norms()
+    for i, mlp in enumerate(mlps):
+        out = mlp(x)
+        assert torch.allclose(out, logits[i], atol=1e-5)
+        F.cross_entropy(out, y).backward()
+        grads = [p.grad for p in mlp.parameters()]
+        assert torch.allclose(total[i], torch.nn.utils.get_total_norm(grads), rtol=1e-5)
+        assert math.isclose(total[i].item(), global_grad_norm(mlp), rel_tol=1e-5)  # the practical's loop
+        for layer, norm in zip(mlp.linears(), per_layer[i]):
+            assert torch.allclose(norm, layer.weight.grad.norm(), rtol=1e-5)
+
+
+def test_global_grad_norm_is_the_practical_definition():
+    mlp = build_mlp("ReLU", seed=0)
+    x, y = batch()
+    F.cross_entropy(mlp(x), y).backward()
+    returned = torch.nn.utils.clip_grad_norm_(mlp.parameters(), max_norm=float("inf"))
+    assert math.isclose(global_grad_norm(mlp), returned.item(), rel_tol=1e-6)
+
+
+def test_stacked_adam_steps_equal_separate_adam_steps():
+    mlps = [build_mlp(n, seed=2, hidden=(32, 16)) for n in NAMES[:3]]
+    stacked = StackedMLP(mlps)
+    opt = torch.optim.Adam(stacked.parameters(), lr=1e-2)
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in mlps]
+    for step in range(20):
+        x, y = batch(seed=step)
+        opt.zero_grad()
+        F.cross_entropy(stacked(x).reshape(-1, 10), y.repeat(3), reduction="none").view(3, -1).mean(1).sum().backward()
+        opt.step()
+        for mlp, o in zip(mlps, opts):
+            o.zero_grad()
+            F.cross_entropy(mlp(x), y).backward()
+            o.step()
+    for trained, reference in zip(stacked.to_mlps(), mlps):
+        for p, q in zip(trained.parameters(), reference.parameters()):
+            assert torch.allclose(p, q, atol=1e-5)
+
+
+def test_per_model_clipping_equals_clip_grad_norm():
+    mlps = [build_mlp(n, seed=5, hidden=(32, 16)) for n in NAMES[:2]]
+    stacked = StackedMLP(mlps)
+    x, y = batch()
+    F.cross_entropy(stacked(x).reshape(-1, 10), y.repeat(2), reduction="none").view(2, -1).mean(1).sum().backward()
+    total, _ = stacked.grad_norms()
+    stacked.clip_grads_(total, 0.1)
+    assert torch.allclose(stacked.grad_norms()[0], torch.full((2,), 0.1), rtol=1e-4)
+
+
+def test_history_shapes_callback_and_trained_models(tiny_data):
+    events = []
+    runs = helpers.train_together(["Sigmoid", "ReLU"], epochs=2, batch_size=64, data=tiny_data, progress=False,
+                                  callback=events.append)
+    for h in runs.values():
+        assert len(h.loss) == len(h.grad_norm) == len(h.layer_grad_norms) == 2 * 10  # 640 / 64 per epoch
+        assert len(h.layer_grad_norms[0]) == 3 and len(h.train_acc) == len(h.test_acc) == 2
+        assert all(0 <= a <= 1 for a in h.train_acc + h.test_acc)
+        assert h.config["epochs"] == 2 and h.config["device"] == "cpu" and h.seconds > 0
+        assert isinstance(h.model, helpers.MLP) and h.to_dict()["loss"] == h.loss
+    assert [e.epoch_end for e in events][-1] and events[-1].iteration == events[-1].total_iterations == 20
+    acc, _ = helpers.evaluate(runs["ReLU"].model, tiny_data.test_x, tiny_data.test_y)
+    assert math.isclose(acc.item(), runs["ReLU"].test_acc[-1], abs_tol=1e-6)
+
+
+def test_last_smaller_batch_counts_like_dataloader(tiny_data):
+    h = helpers.train("ReLU", epochs=1, batch_size=100, data=tiny_data, progress=False)
+    assert len(h.loss) == 7 and h.iterations_per_epoch == 7  # 6 x 100 + 40, as DataLoader
+
+
+def test_same_seed_same_numbers_and_same_start_for_every_activation():
+    first = helpers.train_together(["Sigmoid", "ReLU"], epochs=1, train_size=50 * 64, progress=False)
+    again = helpers.train_together(["Sigmoid", "ReLU"], epochs=1, train_size=50 * 64, progress=False)
+    for name in first:
+        assert first[name].loss[:50] == again[name].loss[:50]
+        assert first[name].grad_norm[:50] == again[name].grad_norm[:50]
+    other = helpers.train_together(["Sigmoid", "ReLU"], epochs=1, train_size=50 * 64, seed=1, progress=False)
+    assert other["ReLU"].loss[:50] != first["ReLU"].loss[:50]
+
+
+def test_nan_loss_stops_with_the_history_so_far(tiny_data):
+    poisoned = tiny_data.train_x.clone()
+    poisoned[123] = float("nan")
+    data = MNISTTensors(poisoned, tiny_data.train_y, tiny_data.test_x, tiny_data.test_y)
+    first_order = torch.randperm(640, generator=torch.Generator().manual_seed(0))  # the engine's epoch 1
+    bad_iteration = int((first_order == 123).nonzero()) // 64 + 1
+    with pytest.raises(TrainingDiverged, match=rf"ReLU became NaN or infinite at iteration {bad_iteration} .*"
+                                                r"Lower the learning rate"):
+        try:
+            helpers.train_together(["ReLU"], epochs=3, data=data, progress=False)
+        except TrainingDiverged as err:
+            assert len(err.histories["ReLU"].loss) == bad_iteration - 1
+            assert all(math.isfinite(v) for v in err.histories["ReLU"].loss)
+            raise
+
+
+def test_interrupt_keeps_what_was_recorded(tiny_data):
+    def stop_in_epoch_two(progress):
+        if progress.epoch == 2 and progress.epoch_end:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="interrupted after 2 full epoch.*histories") as info:
+        helpers.train_together(["Tanh"], epochs=5, data=tiny_data, progress=False, callback=stop_in_epoch_two)
+    h = info.value.histories["Tanh"]
+    assert len(h.train_acc) == 2 and len(h.loss) == 20 and h.model is not None
+    assert isinstance(info.value, KeyboardInterrupt)  # Jupyter still treats it as an interrupt
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"epochs": 0}, "epochs must be a whole number >= 1"),
+    ({"epochs": 2.5}, "epochs must be a whole number"),
+    ({"batch_size": 0}, "batch_size must be"),
+    ({"lr": -1e-3}, r"lr must be a number in \(0, 10\]"),
+    ({"lr": float("nan")}, "lr must be"),
+    ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd"),
+    ({"init": "zeros"}, "init must be one of"),
+    ({"momentum": 1.5}, "momentum must be"),
+    ({"clip_grad_norm": 0}, "clip_grad_norm must be > 0"),
+])
+def test_bad_settings_are_refused_with_a_clear_message(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad)
+
+
+def test_unknown_or_repeated_activation_is_refused(tiny_data):
+    with pytest.raises(ValueError, match="Choose one of"):
+        helpers.train("Swish", data=tiny_data, progress=False)
+    with pytest.raises(ValueError, match="different activations"):
+        helpers.train_together(["ReLU", "relu"], data=tiny_data, progress=False)
+
+
+def test_device_choice():
+    assert helpers.pick_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert helpers.pick_device().type in ("cpu", "mps")
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            helpers.pick_device("cuda")
+
+
+def test_sgd_with_and_without_momentum_trains(tiny_data):
+    for momentum in (0.0, 0.9):
+        h = helpers.train("ReLU", epochs=1, optimizer="sgd", momentum=momentum, lr=0.05, data=tiny_data, progress=False)
+        assert len(h.loss) == 10 and all(math.isfinite(v) for v in h.loss)

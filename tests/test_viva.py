@@ -1,0 +1,366 @@
+"""Tests for helpers/viva.py and helpers/viva_questions.json (headless: widgets are built, not shown)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+
+import nbformat
+import pytest
+
+from helpers import viva
+
+PRACTICAL = {
+    "role": "01", "why-nonlinear": "01", "sigmoid-vs-relu": "01", "vanishing": "01", "exploding": "01",
+    "relu-vanishing": "01", "relu-disadvantage": "01", "zero-centred": "01", "ranges": "01", "best": "04",
+}
+MULTIPLE_CHOICE = ["why-nonlinear", "relu-vanishing", "relu-disadvantage", "zero-centred", "ranges"]
+EXTRA = {"normalize": "02", "grad-norm-curve": "03", "layer-ratio": "05", "depth-sigmoid": "05",
+         "adam-vs-sgd": "05", "init-variance": "05", "clipping": "05"}
+FILL = viva.best_fill({"Sigmoid": 0.9512, "Tanh": 0.9634, "ReLU": 0.9781})
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test runs in its own folder with no $LAB_ANSWERS, so nothing touches the real answers."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(viva.ANSWERS_VARIABLE, raising=False)
+
+
+def raw_questions() -> list:
+    with open(viva.QUESTIONS_FILE, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# ----------------------------------------------------------------------------- the JSON content
+
+def test_json_is_a_valid_list_with_unique_ids():
+    data = raw_questions()
+    assert isinstance(data, list) and data
+    ids = [q["id"] for q in data]
+    assert len(ids) == len(set(ids))
+    assert viva.validate_questions(data) == []
+    for q in data:
+        assert q["question"].strip() and q["answer"].strip()
+        assert q["notebook"] in viva.NOTEBOOKS
+
+
+def test_validate_questions_catches_mistakes():
+    bad = [{"id": "a", "notebook": "01", "question": "Q?", "answer": "A."},
+           {"id": "a", "notebook": "07", "question": "", "answer": "A.", "choices": ["x", "y"], "correct": 2}]
+    problems = " ".join(viva.validate_questions(bad))
+    assert "duplicate id" in problems and "notebook" in problems and "'question'" in problems
+    assert "'correct'" in problems
+
+
+def test_practical_questions_present_in_their_notebooks():
+    by_id = {q["id"]: q for q in viva.load_questions()}
+    for qid, notebook in {**PRACTICAL, **EXTRA}.items():
+        assert qid in by_id, qid
+        assert by_id[qid]["notebook"] == notebook, qid
+
+
+def test_multiple_choice_questions_have_valid_correct_index():
+    for qid in MULTIPLE_CHOICE:
+        q = viva.question(qid)
+        assert len(q["choices"]) >= 2
+        assert 0 <= q["correct"] < len(q["choices"])
+    for q in viva.load_questions():
+        if "choices" in q:
+            assert isinstance(q["correct"], int) and 0 <= q["correct"] < len(q["choices"])
+    zc = viva.question("zero-centred")
+    assert zc["choices"] == ["Sigmoid", "Tanh", "ReLU"] and zc["choices"][zc["correct"]] == "Tanh"
+
+
+def test_key_facts_in_answers():
+    assert "W_3 W_2 W_1" in viva.question("why-nonlinear")["answer"]
+    assert "0.25" in viva.question("vanishing")["answer"]
+    assert "exactly 1" in viva.question("relu-vanishing")["answer"]
+    assert "dying ReLU" in viva.question("relu-disadvantage")["answer"]
+    ranges = viva.question("ranges")["answer"]
+    assert "$(0, 1)$" in ranges and "$(-1, 1)$" in ranges and "$[0, \\infty)$" in ranges
+
+
+def test_question_unknown_id_lists_valid_ids():
+    with pytest.raises(KeyError) as err:
+        viva.question("no-such-question")
+    assert "role" in str(err.value) and "clipping" in str(err.value)
+
+
+def test_questions_for_and_order():
+    assert [q["id"] for q in viva.questions_for("04")] == ["best"]
+    assert {q["id"] for q in viva.questions_for("01")} == {k for k, v in PRACTICAL.items() if v == "01"}
+    notebooks = [q["notebook"] for q in viva.load_questions()]
+    assert notebooks == sorted(notebooks)
+
+
+def test_load_questions_returns_a_copy():
+    viva.load_questions()[0]["question"] = "changed"
+    viva.question("role")["answer"] = "changed"
+    assert viva.load_questions()[0]["question"] != "changed"
+    assert viva.question("role")["answer"] != "changed"
+
+
+# ----------------------------------------------------------------------------- templates and markdown
+
+def test_best_template_filled():
+    text = viva.answer_text(viva.question("best"), FILL)
+    assert "**ReLU**" in text and "97.81 %" in text
+    assert "| Sigmoid | 95.12 % |" in text
+    assert not re.search(r"\{(best|best_test_acc|table)\}", text)
+    html = viva.markdown_to_html(text)
+    assert "<table" in html and "<b>ReLU</b>" in html
+
+
+def test_best_template_without_fill_has_no_placeholders():
+    text = viva.answer_text(viva.question("best"))
+    assert "{" not in text and viva.PENDING in text
+    assert "ReLU" in text  # the explanation stays
+    md = viva.static_markdown(["best"])
+    assert "{best}" not in md and viva.PENDING in md
+
+
+def test_best_template_missing_fill_value_is_an_error():
+    with pytest.raises(KeyError, match="table"):
+        viva.answer_text(viva.question("best"), {"best": "ReLU", "best_test_acc": "97 %"})
+
+
+def test_best_fill_whichever_activation_wins_and_ties():
+    fill = viva.best_fill({"Sigmoid": 96.0, "Tanh": 95.5, "ReLU": 95.9})  # percentages work too
+    assert fill["best"] == "Sigmoid" and fill["best_test_acc"] == "96.00 %"
+    assert fill["table"].splitlines()[2] == "| Sigmoid | 96.00 % |"
+    assert viva.best_fill({"Tanh": 0.97, "ReLU": 0.97})["best"] == "Tanh and ReLU (tied)"
+
+
+def test_static_markdown_has_bold_question_and_details():
+    md = viva.static_markdown(["role", "ranges"])
+    assert md.count("<details><summary>Model answer</summary>") == 2
+    assert md.count("</details>") == 2
+    assert f"**{viva.question('role')['question']}**" in md
+    assert viva.question("ranges")["answer"] in md
+    assert viva.notebook_markdown_cell(["role", "ranges"]) == md
+
+
+def test_markdown_to_html():
+    html = viva.markdown_to_html("Use **bold**, `x_y < 1` and $W_3 W_2 W_1$ _here_.\n\n- one\n- two\n\n1. a\n2. b")
+    assert "<b>bold</b>" in html and "<i>here</i>" in html
+    assert "<code>x_y &lt; 1</code>" in html
+    assert "$W_3 W_2 W_1$" in html  # math left for MathJax, underscores not turned into italics
+    assert "<ul><li>one</li><li>two</li></ul>" in html and "<ol><li>a</li><li>b</li></ol>" in html
+    assert html.count("<p>") == 1
+
+
+def test_every_answer_renders_without_leftover_markdown():
+    for q in viva.load_questions():
+        html = viva.markdown_to_html(viva.answer_text(q, FILL if q["id"] == "best" else None))
+        assert "**" not in html and "`" not in html, q["id"]
+        if q["answer"].lstrip().startswith("|"):
+            assert "<table" in html
+
+
+# ----------------------------------------------------------------------------- widgets
+
+def test_ask_builds_widgets_for_each_question(tmp_path):
+    box = viva.ask(["role", "zero-centred"], answers_path=tmp_path / "a.json")
+    assert list(box.items) == ["role", "zero-centred"]
+    assert box.items["role"].radio is None and box.items["role"].check is None
+    zc = box.items["zero-centred"]
+    assert zc.radio is not None and zc.radio.value is None  # no choice made for the student
+    assert "zero-centred" in zc.question.value
+    with pytest.raises(KeyError):
+        viva.ask(["nope"])
+
+
+def test_reveal_button_toggles_model_answer(tmp_path):
+    qw = viva.ask(["vanishing"], answers_path=tmp_path / "a.json").items["vanishing"]
+    assert qw.answer.value == "" and qw.reveal.description == "Show model answer"
+    qw.reveal.click()
+    assert "0.25" in qw.answer.value and qw.reveal.description == "Hide model answer"
+    qw.reveal.click()
+    assert qw.answer.value == "" and qw.reveal.description == "Show model answer"
+
+
+def test_reveal_shows_filled_template(tmp_path):
+    qw = viva.ask(["best"], fill=FILL, answers_path=tmp_path / "a.json").items["best"]
+    qw.reveal.click()
+    assert "<table" in qw.answer.value and "97.81 %" in qw.answer.value
+
+
+def test_check_feedback(tmp_path):
+    qw = viva.ask(["zero-centred"], answers_path=tmp_path / "a.json").items["zero-centred"]
+    qw.check.click()
+    assert qw.feedback.value == "Choose an answer first."
+    qw.radio.value = 0  # Sigmoid
+    qw.check.click()
+    assert "Not quite" in qw.feedback.value and "Correct" not in qw.feedback.value
+    qw.radio.value = 1  # Tanh
+    qw.check.click()
+    assert "Correct" in qw.feedback.value and "Not quite" not in qw.feedback.value
+
+
+def test_typed_answer_saved_and_restored(tmp_path):
+    path = tmp_path / "answers.json"
+    first = viva.ask(["role", "ranges"])  # default: ./answers.json in the working directory
+    first.items["role"].textarea.value = "It adds non-linearity."
+    assert json.loads(path.read_text()) == {"role": "It adds non-linearity."}
+    second = viva.ask(["ranges", "role"])  # as after a kernel restart
+    assert second.items["role"].textarea.value == "It adds non-linearity."
+    second.items["ranges"].textarea.value = "(0,1), (-1,1), [0,inf)"
+    assert json.loads(path.read_text()) == {"role": "It adds non-linearity.", "ranges": "(0,1), (-1,1), [0,inf)"}
+    assert [p.name for p in tmp_path.iterdir()] == ["answers.json"]  # no temporary file left behind
+
+
+def test_answers_from_two_cells_are_merged(tmp_path):
+    a = viva.ask(["role"])
+    b = viva.ask(["ranges"])
+    a.items["role"].textarea.value = "A"
+    b.items["ranges"].textarea.value = "B"
+    assert json.loads((tmp_path / "answers.json").read_text()) == {"role": "A", "ranges": "B"}
+
+
+def test_lab_answers_variable_names_the_file(tmp_path, monkeypatch):
+    target = tmp_path / "elsewhere" / "mine.json"
+    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(target))
+    viva.ask(["role"]).items["role"].textarea.value = "x"
+    assert json.loads(target.read_text()) == {"role": "x"}
+    assert not (tmp_path / "answers.json").exists()
+
+
+def test_corrupt_answers_file(tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text("{not json")
+    box = viva.ask(["role"])
+    assert "not valid JSON" in box.status.value
+    assert box.items["role"].textarea.value == ""
+    assert path.read_text() == "{not json"  # untouched until the student types
+    box.items["role"].textarea.value = "new text"
+    assert json.loads(path.read_text()) == {"role": "new text"}
+    assert (tmp_path / "answers.json.bak").read_text() == "{not json"
+    assert "not valid JSON" not in box.status.value and ".bak" in box.status.value
+
+
+def test_unwritable_location_reported_not_raised(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    box = viva.ask(["role"], answers_path=blocker / "answers.json")  # its "folder" is a file
+    box.items["role"].textarea.value = "typed"  # must not raise
+    assert "not saved" in box.status.value
+    assert box.items["role"].textarea.value == "typed"
+
+
+def test_permission_error_reported_not_raised(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(viva, "atomic_write_text", refuse)
+    box = viva.ask(["role"])
+    box.items["role"].textarea.value = "typed"
+    assert "Permission denied" in box.status.value
+    assert not (tmp_path / "answers.json").exists()
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_read_only_directory(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        box = viva.ask(["role"], answers_path=folder / "answers.json")
+        box.items["role"].textarea.value = "typed"
+        assert "not saved" in box.status.value
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+# ----------------------------------------------------------------------------- export
+
+def test_export_writes_every_question_and_answers(tmp_path):
+    viva.ask(["role"]).items["role"].textarea.value = "My own **role** answer."
+    out = viva.export_answers("my_viva_answers.md")
+    assert out == tmp_path / "my_viva_answers.md"
+    text = out.read_text(encoding="utf-8")
+    for q in viva.load_questions():
+        assert q["question"] in text, q["id"]
+    assert "My own **role** answer." in text
+    assert text.count(viva.NO_ANSWER) == len(viva.load_questions()) - 1
+    positions = [text.index(f"## Notebook {n}") for n in viva.NOTEBOOKS]
+    assert positions == sorted(positions)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json", "my_viva_answers.md"]
+
+
+def test_export_with_model_answers_uses_fill(tmp_path):
+    out = viva.export_answers(tmp_path / "out.md", fill_by_id={"best": FILL}, include_model_answers=True)
+    text = out.read_text(encoding="utf-8")
+    assert "97.81 %" in text and "<details>" in text
+
+
+def test_export_refuses_corrupt_answers(tmp_path):
+    (tmp_path / "answers.json").write_text("[oops")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        viva.export_answers("out.md")
+    assert not (tmp_path / "out.md").exists()
+
+
+def test_export_button(tmp_path):
+    viva.ask(["ranges"]).items["ranges"].textarea.value = "done"
+    box = viva.export_button(path_md=tmp_path / "exp.md")
+    box.button.click()
+    assert "exp.md" in box.status.value and "1 of" in box.status.value
+    assert "done" in (tmp_path / "exp.md").read_text(encoding="utf-8")
+
+
+def test_export_command_line(tmp_path, capsys):
+    (tmp_path / "mine.json").write_text(json.dumps({"clipping": "It caps the norm."}))
+    assert viva.main(["--export", "out.md", "--answers", "mine.json"]) == 0
+    assert "It caps the norm." in (tmp_path / "out.md").read_text(encoding="utf-8")
+    assert "out.md" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+def make_notebook(path, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def test_sync_and_check_round_trip(tmp_path, capsys):
+    path = tmp_path / "01_test.ipynb"
+    code = nbformat.v4.new_code_cell("viva.ask(['role'])", outputs=[nbformat.v4.new_output("stream", text="hi\n")])
+    make_notebook(path, [
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_markdown_cell("<!-- viva: role why-nonlinear -->\nold text"),
+        code,
+        nbformat.v4.new_markdown_cell("<!-- viva: ranges -->\n" + viva.notebook_markdown_cell(["ranges"])),
+    ])
+    problems = viva.check_notebook_static(path)
+    assert len(problems) == 1 and "cell 1" in problems[0] and "out of date" in problems[0]
+    assert viva.main(["--check", str(path)]) == 1
+
+    assert viva.main(["--sync", str(path)]) == 0
+    assert viva.check_notebook_static(path) == []
+    assert viva.main(["--check", str(path)]) == 0
+    assert viva.sync_notebook(path) == []  # nothing left to change
+
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    assert nb.cells[1].source == "<!-- viva: role why-nonlinear -->\n" + viva.notebook_markdown_cell(
+        ["role", "why-nonlinear"])
+    assert nb.cells[0].source == "# Title"
+    assert nb.cells[2].source == code.source and nb.cells[2].outputs[0]["text"] == "hi\n"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_test.ipynb"]  # written atomically
+    capsys.readouterr()
+
+
+def test_check_reports_unknown_ids(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    make_notebook(path, [nbformat.v4.new_markdown_cell("<!-- viva: role bogus -->\nx")])
+    problems = viva.check_notebook_static(path)
+    assert len(problems) == 1 and "bogus" in problems[0]
+    with pytest.raises(KeyError, match="bogus"):
+        viva.sync_notebook(path)
+    assert "<!-- viva: role bogus -->\nx" == nbformat.read(str(path), as_version=4).cells[0].source
