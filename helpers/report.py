@@ -1,0 +1,96 @@
+"""Turning a run into sentences and tables: every number a notebook states comes from here, computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import mean
+from typing import Mapping
+
+from .compare import summary_rows
+from .plots import smooth
+from .train import History
+
+# The practical's "expected results" table: a textbook expectation, quoted, not a measurement.
+EXPECTED_TEST_ACC: dict[str, tuple[float, float]] = {
+    "Sigmoid": (0.90, 0.92),
+    "Tanh": (0.94, 0.95),
+    "ReLU": (0.97, 0.98),
+}
+
+
+def pct(x: float, digits: int = 2) -> str:
+    """0.97123 -> '97.12 %'."""
+    return f"{100 * x:.{digits}f} %"
+
+
+def ranking(values: Mapping[str, float]) -> list[str]:
+    """Names from the highest value to the lowest."""
+    return sorted(values, key=values.get, reverse=True)
+
+
+def results_table(runs: Mapping[str, History]) -> str:
+    """Markdown table: final train and test accuracy, mean gradient norm of the last epoch, seconds."""
+    lines = ["| activation | final train accuracy | test accuracy | mean gradient norm, last epoch | seconds |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for r in summary_rows(runs):
+        lines.append(f"| {r['activation']} | {pct(r['train_acc'])} | {pct(r['test_acc'])} | "
+                     f"{r['mean_grad_norm_last_epoch']:.3f} | {r['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def verdict(measured: float, expected: tuple[float, float]) -> str:
+    """'within the range', 'above the range by 1.23 points' or 'below the range by 0.50 points'."""
+    low, high = expected
+    if measured < low:
+        return f"below the range by {100 * (low - measured):.2f} points"
+    if measured > high:
+        return f"above the range by {100 * (measured - high):.2f} points"
+    return "within the range"
+
+
+def expected_vs_measured(runs: Mapping[str, History]) -> str:
+    """Markdown table: the practical's expected range beside this run's test accuracy."""
+    lines = ["| activation | practical's expectation | measured test accuracy | measured vs expected |",
+             "| --- | :---: | ---: | --- |"]
+    for name, h in runs.items():
+        if name in EXPECTED_TEST_ACC:
+            low, high = EXPECTED_TEST_ACC[name]
+            lines.append(f"| {name} | {100 * low:.0f}–{100 * high:.0f} % | {pct(h.test_acc[-1])} | "
+                         f"{verdict(h.test_acc[-1], (low, high))} |")
+    return "\n".join(lines)
+
+
+def last_epoch_mean(values: list[float], per_epoch: int) -> float:
+    """Mean over the last epoch's iterations."""
+    return mean(values[-per_epoch:])
+
+
+@dataclass
+class NormStory:
+    """The shape of one gradient-norm curve, measured: start, peak, last epoch."""
+
+    start: float  # mean over the first 20 iterations
+    peak: float  # highest value of the 50-iteration moving average
+    peak_iteration: int
+    last_epoch: float  # mean over the last epoch
+    last_epoch_spread: float  # (max - min) / mean of the moving average within the last epoch
+
+    def sentence(self, name: str) -> str:
+        """What the curve did, in words built from the numbers above."""
+        rise = (f"rose from {self.start:.3f} to a peak of {self.peak:.3f} (moving average) at iteration "
+                f"{self.peak_iteration}" if self.peak > 1.05 * self.start else
+                f"started at {self.start:.3f} and never rose much above it (peak {self.peak:.3f})")
+        end = ("then fell" if self.last_epoch < self.peak else "and kept rising")
+        return (f"For {name}, the global gradient norm {rise}, {end}: its mean over the last epoch is "
+                f"{self.last_epoch:.3f}, {self.last_epoch / self.peak:.0%} of the peak.")
+
+
+def norm_story(history: History, window: int = 50) -> NormStory:
+    """Measure the shape of a run's gradient-norm curve."""
+    smoothed = smooth(history.grad_norm, window)[window:]  # skip the average's warm-up
+    peak = max(smoothed)
+    last = history.grad_norm[-history.iterations_per_epoch:]
+    last_smooth = smooth(history.grad_norm, window)[-history.iterations_per_epoch:]
+    return NormStory(start=mean(history.grad_norm[:20]), peak=peak,
+                     peak_iteration=window + smoothed.index(peak) + 1, last_epoch=mean(last),
+                     last_epoch_spread=(max(last_smooth) - min(last_smooth)) / mean(last_smooth))
