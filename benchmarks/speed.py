@@ -29,11 +29,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def part_practical(activations: list[str], epochs: int, seed: int) -> dict:
+def part_practical(activations: list[str], epochs: int, seed: int, root: str) -> dict:
+    # No `import helpers` in this process: helpers switches on flush-to-zero for denormal
+    # floats at import, an engineering choice of ours that the practical's script does not make.
     from benchmarks.practical import run_practical
-    from helpers.data import ensure_mnist
 
-    root = str(ensure_mnist())
     start = time.perf_counter()
     runs = {a: run_practical(a, epochs, root, seed=seed) for a in activations}
     return {"seconds": time.perf_counter() - start, "test_acc": {a: r["test_acc"] for a, r in runs.items()},
@@ -59,7 +59,7 @@ def part_engine(activations: list[str], epochs: int, seed: int, live: bool) -> d
 def run_part(name: str, args: argparse.Namespace) -> dict:
     """Run one part in a child process and return its JSON report (with its peak memory)."""
     cmd = [sys.executable, "-m", "benchmarks.speed", "--part", name, "--epochs", str(args.epochs),
-           "--seed", str(args.seed), "--activations", *args.activations]
+           "--seed", str(args.seed), "--root", args.root, "--activations", *args.activations]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"part {name} failed:\n{done.stderr.strip()}")
@@ -73,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--part", choices=["practical", "engine", "live"], help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.part:  # child process: do one part, print one JSON line
         if args.part == "practical":
-            report = part_practical(args.activations, args.epochs, args.seed)
+            report = part_practical(args.activations, args.epochs, args.seed, args.root)
         else:
             report = part_engine(args.activations, args.epochs, args.seed, live=args.part == "live")
         report["peak_rss_mb"] = _peak_rss_mb()
@@ -86,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from helpers.data import ensure_mnist
+    from helpers.model import activation_name
+
+    args.activations = [activation_name(a) for a in args.activations]
+    args.root = str(ensure_mnist())  # unpacked and checked once, here, for every part
     print(f"benchmark: {' '.join(args.activations)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, "
           f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     a, b, c = run_part("practical", args), run_part("engine", args), run_part("live", args)

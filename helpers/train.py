@@ -13,6 +13,7 @@ few dozen iterations, Adam is fused, and denormal floats are flushed to zero.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -158,10 +159,11 @@ class StackedMLP(nn.Module):
     optimizer step on the stack is exactly one step for each model.
     ``tests/test_train.py`` checks all of this against separate ``MLP``s.
 
-    Layout (chosen for speed: every matmul and its gradient are then contiguous):
-    layer 1 is one ``[784, M*H]`` matrix, because every model reads the same batch;
-    deeper layers are ``[M, in, out]``, used with ``torch.baddbmm``.  ``nn.Linear``
-    stores the transpose, ``[out, in]``; :meth:`to_mlps` converts back.
+    Layout (chosen for speed): layer 1 is one ``[M*H, 784]`` matrix, the models' own
+    ``nn.Linear`` weights one below the other, used in one wide matmul because every
+    model reads the same batch.  Deeper layers are ``[M, in, out]`` (the transpose of
+    ``nn.Linear``'s ``[out, in]``), used with ``torch.baddbmm`` so that their gradients
+    come out contiguous.  :meth:`to_mlps` converts back.
     """
 
     def __init__(self, mlps: Sequence[MLP]) -> None:
@@ -173,7 +175,7 @@ class StackedMLP(nn.Module):
         self.activations = nn.ModuleList(make_activation(n) for n in self.names)
         layers = [m.linears() for m in mlps]  # layers[model][layer]
         first = [ls[0] for ls in layers]
-        weights = [torch.cat([l.weight.detach().t() for l in first], dim=1)]  # [784, M*H]
+        weights = [torch.cat([l.weight.detach() for l in first])]  # [M*H, 784]
         biases = [torch.cat([l.bias.detach() for l in first])]  # [M*H]
         for i in range(1, len(layers[0])):
             weights.append(torch.stack([ls[i].weight.detach().t() for ls in layers]))  # [M, in, out]
@@ -188,7 +190,7 @@ class StackedMLP(nn.Module):
         m = len(self.names)
         # Layer 1: one wide matmul for all models, [B, 784] @ [784, M*H] -> [B, M, H];
         # unbind(1) hands each model its own [B, H] part.
-        z = torch.addmm(b, x.flatten(1), w).view(len(x), m, -1)
+        z = torch.addmm(b, x.flatten(1), w.t()).view(len(x), m, -1)
         parts = z.unbind(1)
         for w, b in self.layers[1:]:
             a = torch.stack([act(part) for act, part in zip(self.activations, parts)])  # [M, B, in]
@@ -201,8 +203,8 @@ class StackedMLP(nn.Module):
         m = len(self.names)
         weight, bias = [], []
         for w, b in self.layers:
-            if w.dim() == 2:  # layer 1: [784, M*H], models side by side
-                weight.append(w.grad.square().sum(0).view(m, -1).sum(1).sqrt())  # (fastest way here)
+            if w.dim() == 2:  # layer 1: [M*H, 784] and [M*H], one model after the other
+                weight.append(torch.linalg.vector_norm(w.grad.view(m, -1), dim=1))
                 bias.append(torch.linalg.vector_norm(b.grad.view(m, -1), dim=1))
             else:  # [M, in, out] and [M, 1, out]
                 weight.append(torch.linalg.vector_norm(w.grad, dim=(1, 2)))
@@ -215,8 +217,8 @@ class StackedMLP(nn.Module):
         scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
         m = len(self.names)
         for w, b in self.layers:
-            if w.dim() == 2:  # layer 1: models side by side along the last axis
-                w.grad.view(w.shape[0], m, -1).mul_(scale.view(1, m, 1))
+            if w.dim() == 2:  # layer 1: one model after the other
+                w.grad.view(m, -1).mul_(scale.view(m, 1))
                 b.grad.view(m, -1).mul_(scale.view(m, 1))
             else:
                 w.grad.mul_(scale.view(m, 1, 1))
@@ -231,7 +233,7 @@ class StackedMLP(nn.Module):
             with torch.no_grad():
                 for layer, w, b in zip(mlp.linears(), self.weights, self.biases):
                     if w.dim() == 2:
-                        layer.weight.copy_(w.view(w.shape[0], m, -1)[:, i].t())
+                        layer.weight.copy_(w.view(m, -1, w.shape[1])[i])
                         layer.bias.copy_(b.view(m, -1)[i])
                     else:
                         layer.weight.copy_(w[i].t())
@@ -382,11 +384,18 @@ def _flush(rows: torch.Tensor, histories: dict[str, History], first_iteration: i
         )
 
 
+RUN_LOG: list[dict] = []  # a fingerprint of every run in this process (tests compare two executions)
+
+
 def _finish(histories: dict[str, History], model: StackedMLP, start: float) -> None:
-    """Attach the trained networks and the wall clock to the histories."""
+    """Attach the trained networks and the wall clock to the histories, and log a fingerprint."""
     for h, mlp in zip(histories.values(), model.to_mlps()):
         h.model = mlp
         h.seconds = time.perf_counter() - start
+        numbers = repr((h.loss, h.grad_norm, h.layer_grad_norms, h.train_acc, h.test_acc, h.test_loss))
+        RUN_LOG.append({"activation": h.activation, "iterations": len(h.loss), "test_acc": h.test_acc,
+                        "config": {k: v for k, v in h.config.items() if k != "device"},
+                        "numbers_sha1": hashlib.sha1(numbers.encode()).hexdigest()})
 
 
 def train(activation: str, config: TrainConfig | None = None, **kwargs) -> History:

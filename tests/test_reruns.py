@@ -1,0 +1,56 @@
+"""Restart-and-run-all twice gives identical numbers in every notebook (on the CPU, same seeds)."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+FINGERPRINT = ("import json\nfrom helpers.train import RUN_LOG\n"
+               "print('FINGERPRINT', json.dumps(RUN_LOG, sort_keys=True))")
+TIMING = re.compile(r"\d+(\.\d+)?\s?(s|seconds|ms)\b|\d+(\.\d+)?\s?% of the|\| \d+\.\d \|$", re.M)
+
+
+def execute(path: Path, workdir: Path) -> tuple[list, list[str]]:
+    """Run the notebook in a fresh kernel; return (run fingerprints, its text outputs with timings masked)."""
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(FINGERPRINT))
+    env = {"LAB_ANSWERS": str(workdir / "answers.json"), "LAB_CACHE_DIR": str(workdir / "cache")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=1800, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    texts, runs = [], None
+    for cell in nb.cells:
+        stdout = "".join(o.text for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stdout")
+        if stdout.startswith("FINGERPRINT "):
+            runs = json.loads(stdout.split(" ", 1)[1])
+            continue
+        texts.append(TIMING.sub("<time>", stdout))  # one string per cell: chunking may differ
+        for out in cell.get("outputs", []):
+            if out.output_type in ("display_data", "execute_result"):
+                if "application/vnd.jupyter.widget-view+json" in out.data or "image/png" in out.data:
+                    continue  # widgets hold file paths; figures are checked through the numbers
+                text = out.data.get("text/markdown") or out.data.get("text/plain", "")
+            else:
+                continue
+            texts.append(TIMING.sub("<time>", text))
+    assert runs is not None, "the fingerprint cell did not run"
+    return runs, texts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_two_executions_give_identical_numbers(path, tmp_path):
+    first_runs, first_texts = execute(path, tmp_path / "first")
+    second_runs, second_texts = execute(path, tmp_path / "second")
+    assert first_runs == second_runs
+    assert first_texts == second_texts
