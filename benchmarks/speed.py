@@ -29,9 +29,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def part_practical(activations: list[str], epochs: int, seed: int, root: str) -> dict:
+def part_practical(activations: list[str], epochs: int, seed: int, root: str, flush_denormal: bool = False) -> dict:
     # No `import helpers` in this process: helpers switches on flush-to-zero for denormal
     # floats at import, an engineering choice of ours that the practical's script does not make.
+    # (a') switches it on here, before PyTorch starts its threads, to show what it alone is worth.
+    import torch
+
+    torch.set_flush_denormal(flush_denormal)
     from benchmarks.practical import run_practical
 
     start = time.perf_counter()
@@ -72,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the report here")
-    parser.add_argument("--part", choices=["practical", "engine", "live"], help=argparse.SUPPRESS)
+    parser.add_argument("--with-ftz-baseline", action="store_true",
+                        help="also time (a') the practical's script with denormals flushed to zero")
+    parser.add_argument("--part", choices=["practical", "practical_ftz", "engine", "live"], help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.part:  # child process: do one part, print one JSON line
-        if args.part == "practical":
-            report = part_practical(args.activations, args.epochs, args.seed, args.root)
+        if args.part.startswith("practical"):
+            report = part_practical(args.activations, args.epochs, args.seed, args.root,
+                                    flush_denormal=args.part == "practical_ftz")
         else:
             report = part_engine(args.activations, args.epochs, args.seed, live=args.part == "live")
         report["peak_rss_mb"] = _peak_rss_mb()
@@ -98,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = a["seconds"] / b["seconds"]
     overhead = c["seconds"] / b["seconds"] - 1
     print(f"(a) practical's script : {a['seconds']:8.1f} s   peak RSS {a['peak_rss_mb']:6.0f} MB")
+    if args.with_ftz_baseline:
+        a2 = run_part("practical_ftz", args)
+        print(f"(a') (a) + flush denormals: {a2['seconds']:6.1f} s   peak RSS {a2['peak_rss_mb']:6.0f} MB"
+              f"   (speed-up over it: {a2['seconds'] / b['seconds']:.1f}x)")
     print(f"(b) lab engine          : {b['seconds']:8.1f} s   peak RSS {b['peak_rss_mb']:6.0f} MB")
     print(f"(c) engine + live plot  : {c['seconds']:8.1f} s   peak RSS {c['peak_rss_mb']:6.0f} MB"
           f"   ({c['plot_updates']} redraws, {c['plot_seconds']:.2f} s drawing)")
@@ -111,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<21}: {100 * a['test_acc'][name]:6.2f}%  {100 * b['test_acc'][name]:6.2f}%  {100 * diff:+6.2f}")
     agree = worst <= ACCURACY_TOLERANCE
     print(f"accuracies agree within {100 * ACCURACY_TOLERANCE:.1f} points: {'yes' if agree else 'NO'}")
-    report = {"a": a, "b": b, "c": c, "ratio": ratio, "live_overhead": overhead, "accuracies_agree": agree,
+    report = {"a": a, "a_ftz": a2 if args.with_ftz_baseline else None, "b": b, "c": c, "ratio": ratio, "live_overhead": overhead, "accuracies_agree": agree,
               "epochs": args.epochs, "activations": args.activations}
     if args.json:
         from helpers.files import atomic_write_text
