@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import torch
@@ -18,6 +19,18 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "SiLU": nn.SiLU,
 }
 PRACTICAL_ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU")
+
+# Each activation's derivative f'(z), from its input z and its output a = f(z).  The training
+# engine's hand-written backward pass uses them; tests check each one against autograd.
+DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "Sigmoid": lambda z, a: a * (1 - a),  # σ' = σ(1 − σ)
+    "Tanh": lambda z, a: 1 - a * a,  # tanh' = 1 − tanh²
+    "ReLU": lambda z, a: (z > 0).to(z.dtype),  # 1 for z > 0, else 0 (PyTorch takes 0 at z = 0)
+    "LeakyReLU": lambda z, a: torch.where(z > 0, 1.0, 0.01).to(z.dtype),
+    "ELU": lambda z, a: torch.where(z > 0, 1.0, a + 1).to(z.dtype),  # for z ≤ 0: e^z = a + 1
+    "GELU": lambda z, a: torch.special.ndtr(z) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi),
+    "SiLU": lambda z, a: torch.sigmoid(z) * (1 + z * (1 - torch.sigmoid(z))),
+}
 INITS = ("default", "xavier", "he")
 
 

@@ -7,8 +7,9 @@ test accuracy and test loss.
 
 Why it is fast (see ``benchmarks/speed.py``): the data lives in one normalized tensor,
 several activations train *together* in one :class:`StackedMLP` (one step pays the
-fixed per-step cost once), numbers stay on the device until they are flushed every
-few dozen iterations, Adam is fused, and denormal floats are flushed to zero.
+fixed per-step cost once), the backward pass is written out instead of recorded by
+autograd every step, numbers stay on the device until they are flushed every few dozen
+iterations, Adam is fused, and denormal floats are flushed to zero.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import MNISTTensors, load_mnist
-from .model import INITS, MLP, activation_name, build_mlp, make_activation
+from .model import DERIVATIVES, INITS, MLP, activation_name, build_mlp, make_activation
 
 OPTIMIZERS = ("adam", "sgd")
 FLUSH_EVERY = 50  # iterations between copies of the recorded numbers to Python lists
@@ -198,6 +199,43 @@ class StackedMLP(nn.Module):
             parts = z.unbind(0)
         return z
 
+    @torch.no_grad()
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training pass written out by hand: sets every parameter's ``.grad``.
+
+        Returns (logits [M, B, C], each model's mean cross-entropy [M]).  It computes what
+        ``loss.backward()`` would, without building an autograd graph every step (which
+        costs more than the arithmetic here); ``tests/test_train.py`` checks it against autograd.
+        """
+        m, batch = len(self.names), len(x)
+        # Forward, keeping what the backward pass needs: each layer's input and pre-activation.
+        w, b = self.layers[0]
+        z = torch.addmm(b, x.flatten(1), w.t()).view(batch, m, -1).transpose(0, 1)  # [M, B, H]
+        inputs, pre_activations = [], []
+        for w, b in self.layers[1:]:
+            a = torch.stack([act(z_m) for act, z_m in zip(self.activations, z)])  # [M, B, H]
+            inputs.append(a)
+            pre_activations.append(z)
+            z = torch.baddbmm(b, a, w)
+        logits = z
+        log_p = torch.log_softmax(logits, dim=-1)
+        target = y.expand(m, batch).unsqueeze(-1)
+        losses = -log_p.gather(-1, target).squeeze(-1).mean(1)
+
+        # Backward.  For mean cross-entropy, dL/dlogits = (softmax - one_hot(y)) / B.
+        delta = log_p.exp().scatter_add_(-1, target, torch.full(target.shape, -1.0, device=x.device)) / batch
+        for (w, b), a, z in zip(self.layers[:0:-1], inputs[::-1], pre_activations[::-1]):
+            w.grad = torch.bmm(a.transpose(1, 2), delta)  # dL/dW = input^T delta, per model
+            b.grad = delta.sum(1, keepdim=True)
+            upstream = torch.bmm(delta, w.transpose(1, 2))  # dL/d(input)
+            delta = torch.stack([g * DERIVATIVES[name](z_m, a_m)  # through the activation: times f'(z)
+                                 for name, g, z_m, a_m in zip(self.names, upstream, z, a)])
+        w, b = self.layers[0]  # layer 1: the models side by side again, [B, M*H]
+        delta = delta.transpose(0, 1).reshape(batch, -1)
+        w.grad = delta.t().mm(x.flatten(1))
+        b.grad = delta.sum(0)
+        return logits, losses
+
     def grad_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(global L2 norm [M], L2 norm of each layer's weight gradient [M, L]), per model."""
         m = len(self.names)
@@ -314,13 +352,7 @@ def train_together(
             for step in range(steps):
                 batch = order[step * config.batch_size:(step + 1) * config.batch_size]
                 xb, yb = x_all[batch], y_all[batch]
-                logits = model(xb)
-                losses = F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]), yb.repeat(len(names)), reduction="none"
-                ).view(len(names), -1).mean(1)
-                for p in params:  # = optimizer.zero_grad(set_to_none=True), minus its bookkeeping
-                    p.grad = None
-                losses.sum().backward()  # model m's gradient is that of its own loss only
+                logits, losses = model.forward_backward(xb, yb)  # sets each parameter's .grad
                 total, per_layer = model.grad_norms()
                 if config.clip_grad_norm is not None:
                     model.clip_grads_(total, config.clip_grad_norm)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import helpers
 from helpers.data import MNISTTensors
-from helpers.model import build_mlp
+from helpers.model import DERIVATIVES, build_mlp
 from helpers.train import StackedMLP, TrainConfig, TrainingDiverged, TrainingInterrupted, global_grad_norm
 
 NAMES = ["Sigmoid", "Tanh", "ReLU", "GELU"]
@@ -35,6 +35,24 @@ def test_stacked_forward_and_gradients_equal_separate_mlps():
         assert math.isclose(total[i].item(), global_grad_norm(mlp), rel_tol=1e-5)  # the practical's loop
         for layer, norm in zip(mlp.linears(), per_layer[i]):
             assert torch.allclose(norm, layer.weight.grad.norm(), rtol=1e-5)
+
+
+def test_hand_written_backward_equals_autograd_for_every_activation():
+    names = list(helpers.ACTIVATIONS)
+    assert set(DERIVATIVES) == set(names)
+    stacked = StackedMLP([build_mlp(n, seed=4, hidden=(32, 16, 8)) for n in names])
+    x, y = batch(seed=1)
+    x = x * 3  # inputs large enough to reach every part of each activation
+    logits = stacked(x)
+    losses = F.cross_entropy(logits.reshape(-1, 10), y.repeat(len(names)), reduction="none").view(len(names), -1).mean(1)
+    losses.sum().backward()
+    expected = [p.grad.clone() for p in stacked.parameters()]
+    for p in stacked.parameters():
+        p.grad = None
+    hand_logits, hand_losses = stacked.forward_backward(x, y)
+    assert torch.allclose(hand_logits, logits, atol=1e-6) and torch.allclose(hand_losses, losses, atol=1e-6)
+    for p, g in zip(stacked.parameters(), expected):
+        assert p.grad.shape == g.shape and torch.allclose(p.grad, g, rtol=1e-4, atol=1e-7)
 
 
 def test_global_grad_norm_is_the_practical_definition():
