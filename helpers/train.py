@@ -125,6 +125,7 @@ class Progress:
     total_iterations: int
     histories: dict[str, History]
     epoch_end: bool
+    models: Callable[[], dict[str, MLP]] | None = None  # copies of the networks as they are now
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -340,6 +341,9 @@ def train_together(
     from tqdm.auto import tqdm  # imported here: notebooks that never train need no progress bar
 
     bar = tqdm(total=total_steps, desc=" + ".join(names), unit="it", disable=not progress, leave=True)
+    def snapshot() -> dict[str, MLP]:
+        return dict(zip(names, model.to_mlps()))
+
     generator = torch.Generator().manual_seed(config.seed)
     start = time.perf_counter()
     done = 0
@@ -365,7 +369,7 @@ def train_together(
                     bar.update(step + 1 - flushed)
                     flushed = step + 1
                     if callback is not None and step + 1 < steps:
-                        callback(Progress(epoch, done + flushed, total_steps, histories, False))
+                        callback(Progress(epoch, done + flushed, total_steps, histories, False, snapshot))
             done += steps
             accuracy, test_loss = evaluate(model, x_test, y_test)
             elapsed = time.perf_counter() - start
@@ -377,7 +381,7 @@ def train_together(
                 h.seconds = elapsed
             bar.set_postfix({n: f"{h.test_acc[-1]:.3f}" for n, h in histories.items()})
             if callback is not None:
-                callback(Progress(epoch, done, total_steps, histories, True))
+                callback(Progress(epoch, done, total_steps, histories, True, snapshot))
     except KeyboardInterrupt:
         _finish(histories, model, start)
         raise TrainingInterrupted(

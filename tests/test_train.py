@@ -103,6 +103,10 @@ def test_history_shapes_callback_and_trained_models(tiny_data):
         assert h.config["epochs"] == 2 and h.config["device"] == "cpu" and h.seconds > 0
         assert isinstance(h.model, helpers.MLP) and h.to_dict()["loss"] == h.loss
     assert [e.epoch_end for e in events][-1] and events[-1].iteration == events[-1].total_iterations == 20
+    now = events[-1].models()
+    for name, h in runs.items():  # the snapshot at the end is the trained network
+        for p, q in zip(now[name].parameters(), h.model.parameters()):
+            assert torch.equal(p, q)
     acc, _ = helpers.evaluate(runs["ReLU"].model, tiny_data.test_x, tiny_data.test_y)
     assert math.isclose(acc.item(), runs["ReLU"].test_acc[-1], abs_tol=1e-6)
 
