@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .files import atomic_write_bytes
-from .model import ACTIVATIONS, MLP
+from .model import ACTIVATIONS, DERIVATIVES, MLP
 from .train import History
 
 T = TypeVar("T")
@@ -59,11 +59,9 @@ def capture_activations(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
 
 def derivative_from_output(activation: str, a: torch.Tensor) -> torch.Tensor:
     """f'(z) written with the output a = f(z): a(1-a) for Sigmoid, 1-a² for Tanh."""
-    if activation == "Sigmoid":
-        return a * (1 - a)
-    if activation == "Tanh":
-        return 1 - a * a
-    raise ValueError(f"derivative_from_output knows Sigmoid and Tanh, not {activation!r}.")
+    if activation not in ("Sigmoid", "Tanh"):
+        raise ValueError(f"derivative_from_output knows Sigmoid and Tanh, not {activation!r}.")
+    return DERIVATIVES[activation](a, a)  # these two need only the output a (the z argument is unused)
 
 
 def saturated_fraction(activation: str, a: torch.Tensor, threshold: float = SATURATION_THRESHOLD) -> float:

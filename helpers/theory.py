@@ -18,14 +18,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .model import PRACTICAL_ACTIVATIONS, activation_name, make_activation
+from .model import DERIVATIVES, PRACTICAL_ACTIVATIONS, activation_name, make_activation
+from .plots import COLORS
 
 if TYPE_CHECKING:  # imported lazily at run time: only the explorer needs widgets
     import ipywidgets
-
-COLORS = {"Sigmoid": "tab:blue", "Tanh": "tab:orange", "ReLU": "tab:green", "LeakyReLU": "tab:olive",
-          "ELU": "tab:purple", "GELU": "tab:red", "SiLU": "tab:brown"}
-
 
 # ----------------------------------------------------------------------------- functions and derivatives
 
@@ -42,26 +39,11 @@ def autograd_derivative(name: str, x: torch.Tensor) -> torch.Tensor:
     return x.grad
 
 
-def sigmoid_derivative(x: torch.Tensor) -> torch.Tensor:
-    """Closed form σ'(x) = σ(x)(1 − σ(x))."""
-    s = torch.sigmoid(x)
-    return s * (1 - s)
-
-
-def tanh_derivative(x: torch.Tensor) -> torch.Tensor:
-    """Closed form tanh'(x) = 1 − tanh²(x)."""
-    return 1 - torch.tanh(x) ** 2
-
-
-def relu_derivative(x: torch.Tensor) -> torch.Tensor:
-    """Closed form ReLU'(x): 1 where x > 0, else 0 (PyTorch uses 0 at x = 0)."""
-    return (x > 0).to(x.dtype)
-
-
+# The closed forms, σ' = σ(1 − σ), tanh' = 1 − tanh², ReLU' = step, are written once, in
+# helpers.model.DERIVATIVES (the training engine's backward pass uses them too).
 CLOSED_FORM_DERIVATIVE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "Sigmoid": sigmoid_derivative,
-    "Tanh": tanh_derivative,
-    "ReLU": relu_derivative,
+    name: (lambda x, name=name: DERIVATIVES[name](x, activation_values(name, x)))
+    for name in PRACTICAL_ACTIVATIONS
 }
 
 
