@@ -188,17 +188,21 @@ class StackedMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, 784] -> logits [M, B, 10], one slice per model."""
+        return self._layers_forward(x)[0]
+
+    def _layers_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """(logits [M, B, C], each hidden layer's activations, each hidden layer's pre-activations)."""
+        m, batch = len(self.names), len(x)
+        # Layer 1: one wide matmul for all models, [B, 784] @ [784, M*H] -> [B, M, H], seen as [M, B, H].
         w, b = self.layers[0]
-        m = len(self.names)
-        # Layer 1: one wide matmul for all models, [B, 784] @ [784, M*H] -> [B, M, H];
-        # unbind(1) hands each model its own [B, H] part.
-        z = torch.addmm(b, x.flatten(1), w.t()).view(len(x), m, -1)
-        parts = z.unbind(1)
+        z = torch.addmm(b, x.flatten(1), w.t()).view(batch, m, -1).transpose(0, 1)
+        activations, pre_activations = [], []
         for w, b in self.layers[1:]:
-            a = torch.stack([act(part) for act, part in zip(self.activations, parts)])  # [M, B, in]
+            a = torch.stack([act(z_m) for act, z_m in zip(self.activations, z)])  # [M, B, in]
+            activations.append(a)
+            pre_activations.append(z)
             z = torch.baddbmm(b, a, w)  # [M, B, out]
-            parts = z.unbind(0)
-        return z
+        return z, activations, pre_activations
 
     @torch.no_grad()
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,16 +213,7 @@ class StackedMLP(nn.Module):
         costs more than the arithmetic here); ``tests/test_train.py`` checks it against autograd.
         """
         m, batch = len(self.names), len(x)
-        # Forward, keeping what the backward pass needs: each layer's input and pre-activation.
-        w, b = self.layers[0]
-        z = torch.addmm(b, x.flatten(1), w.t()).view(batch, m, -1).transpose(0, 1)  # [M, B, H]
-        inputs, pre_activations = [], []
-        for w, b in self.layers[1:]:
-            a = torch.stack([act(z_m) for act, z_m in zip(self.activations, z)])  # [M, B, H]
-            inputs.append(a)
-            pre_activations.append(z)
-            z = torch.baddbmm(b, a, w)
-        logits = z
+        logits, inputs, pre_activations = self._layers_forward(x)
         log_p = torch.log_softmax(logits, dim=-1)
         target = y.expand(m, batch).unsqueeze(-1)
         losses = -log_p.gather(-1, target).squeeze(-1).mean(1)
@@ -327,8 +322,7 @@ def train_together(
 
     mlps = [build_mlp(n, config.seed, hidden=config.hidden, init=config.init) for n in names]
     model = StackedMLP(mlps).to(device)
-    params = list(model.parameters())
-    optimizer = make_optimizer(params, config, device)
+    optimizer = make_optimizer(model.parameters(), config, device)
 
     n_train = len(data.train_x) if config.train_size is None else min(config.train_size, len(data.train_x))
     x_all, y_all = data.train_x[:n_train].to(device), data.train_y[:n_train].to(device)
@@ -341,6 +335,7 @@ def train_together(
     from tqdm.auto import tqdm  # imported here: notebooks that never train need no progress bar
 
     bar = tqdm(total=total_steps, desc=" + ".join(names), unit="it", disable=not progress, leave=True)
+
     def snapshot() -> dict[str, MLP]:
         return dict(zip(names, model.to_mlps()))
 
