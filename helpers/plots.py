@@ -72,10 +72,10 @@ def plot_comparison(runs: Mapping[str, History | Mapping], window: int = 50) -> 
     return fig
 
 
-def figure_png(fig: Figure, dpi: int = 80) -> bytes:
-    """The figure as PNG bytes."""
+def figure_png(fig: Figure, dpi: int = 80, compress_level: int = 6) -> bytes:
+    """The figure as PNG bytes (``compress_level`` 0-9: higher is smaller and slower)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": compress_level})
     return buffer.getvalue()
 
 
@@ -151,7 +151,7 @@ class LivePlot:
             ax.relim()
             ax.autoscale_view()
         self.fig.suptitle(status, fontsize=10)
-        self._show(figure_png(self.fig, dpi=72))
+        self._show(figure_png(self.fig, dpi=72, compress_level=1))  # a frame lives a second: encode it fast
         self.updates += 1
         self.last = time.perf_counter()
         self.draw_seconds += self.last - began

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 import helpers
 from helpers.data import MNISTTensors
-from helpers.model import DERIVATIVES, build_mlp
-from helpers.train import StackedMLP, TrainConfig, TrainingDiverged, TrainingInterrupted, global_grad_norm
+from helpers.model import DERIVATIVES, FUSED_BACKWARD, activation_backward, build_mlp
+from helpers.train import FusedAdam, StackedMLP, TrainConfig, TrainingDiverged, TrainingInterrupted, global_grad_norm
 
 NAMES = ["Sigmoid", "Tanh", "ReLU", "GELU"]
 
@@ -80,6 +80,37 @@ def test_stacked_adam_steps_equal_separate_adam_steps():
     for trained, reference in zip(stacked.to_mlps(), mlps):
         for p, q in zip(trained.parameters(), reference.parameters()):
             assert torch.allclose(p, q, atol=1e-5)
+
+
+def test_fused_adam_is_torch_adam_bit_for_bit():
+    nets = [build_mlp("Tanh", seed=3, hidden=(32, 16)) for _ in range(3)]
+    start = [p.detach().clone() for p in nets[0].parameters()]
+    ours = FusedAdam(nets[0].parameters(), lr=1e-2)
+    torch_fused = torch.optim.Adam(nets[1].parameters(), lr=1e-2, fused=True)
+    torch_default = torch.optim.Adam(nets[2].parameters(), lr=1e-2)
+    for step in range(25):
+        x, y = batch(seed=step)
+        for net in nets:
+            net.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+        for opt in (ours, torch_fused, torch_default):
+            opt.step()
+    for p, q, r, p0 in zip(*(net.parameters() for net in nets), start):
+        assert not torch.equal(p, p0)  # it trained
+        assert torch.equal(p, q)  # the same kernel on the same state: identical bits
+        assert torch.allclose(p, r, atol=1e-5)  # and PyTorch's default (foreach) Adam agrees to rounding
+    assert ours.t.item() == 25
+
+
+def test_fused_activation_backward_is_the_chain_rule():
+    assert set(FUSED_BACKWARD) <= set(DERIVATIVES)
+    z = torch.linspace(-6, 6, 1201).view(1, -1)  # includes z = 0 exactly
+    upstream = torch.randn(3, 1201, generator=torch.Generator().manual_seed(0))
+    for name in helpers.ACTIVATIONS:
+        a = helpers.make_activation(name)(z)
+        expected = upstream * DERIVATIVES[name](z, a)
+        got = activation_backward(name, upstream, z, a)
+        assert torch.allclose(got, expected, rtol=1e-6, atol=1e-7), name
 
 
 def test_per_model_clipping_equals_clip_grad_norm():
