@@ -90,7 +90,7 @@ class LivePlot:
     (so its cost can be measured) but shows nothing.
     """
 
-    def __init__(self, min_interval: float = 1.0, max_share: float = 0.05, window: int = 50,
+    def __init__(self, min_interval: float = 1.0, max_share: float = 0.04, window: int = 50,
                  most: int = 500) -> None:
         self.min_interval, self.max_share, self.window, self.most = min_interval, max_share, window, most
         self.fig, self.axes = plt.subplots(1, 3, figsize=(15, 4.2))
