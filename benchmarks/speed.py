@@ -11,10 +11,11 @@ Parts, each in a fresh Python process (clean memory and thread state):
 Each part's seconds include building its data tensors or datasets, not the Python imports.
 
 This machine's speed drifts by 10-30 % over minutes (other tenants on the host), so each
-measurement is bracketed: the order is (b) (a) (b) (c) (b).  The ratio divides (a) by the mean
-of the two (b) runs around it, and the overhead compares (c) with the mean of the two (b) runs
-around it, so a slow drift moves both sides alike.  Every (b) run is printed, and all three
-must give the same numbers.
+measurement is bracketed by runs of (b): the order is (b) (a) (b) (c) (b) (c) (b) ... .
+The ratio divides (a) by the mean of the two (b) runs around it.  The live plot's overhead is
+small next to that noise, so (c) runs ``--pairs`` times (default 3), each compared with the
+mean of the two (b) runs around it, and the median of those overheads is reported.  Every run
+is printed, and all runs of (b) and (c) must give the same numbers.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--pairs", type=int, default=3, help="runs of (c), each followed by a run of (b) (default 3)")
     parser.add_argument("--with-ftz-baseline", action="store_true",
                         help="also time (a') the practical's script with denormals flushed to zero")
     parser.add_argument("--part", choices=["practical", "practical_ftz", "engine", "live"], help=argparse.SUPPRESS)
@@ -107,27 +109,38 @@ def main(argv: list[str] | None = None) -> int:
     args.root = str(ensure_mnist())  # unpacked and checked once, here, for every part
     print(f"benchmark: {' '.join(args.activations)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, "
           f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    b1, a, b2, c, b3 = (run_part(part, args) for part in ("engine", "practical", "engine", "live", "engine"))
-    if not b1["test_acc"] == b2["test_acc"] == b3["test_acc"] == c["test_acc"]:
-        raise SystemExit(f"the engine gave different numbers on rerun: (b) {b1['test_acc']}, {b2['test_acc']}, "
-                         f"{b3['test_acc']}; (c) {c['test_acc']}")
-    runs = [b1["seconds"], b2["seconds"], b3["seconds"]]
-    b = dict(b1, seconds=(runs[0] + runs[1]) / 2, runs_seconds=runs,
-             peak_rss_mb=max(r["peak_rss_mb"] for r in (b1, b2, b3)))
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
+    engine_runs, a = [run_part("engine", args)], run_part("practical", args)
+    engine_runs.append(run_part("engine", args))
+    live_runs = []
+    for _ in range(args.pairs):
+        live_runs.append(run_part("live", args))
+        engine_runs.append(run_part("engine", args))
+    if any(r["test_acc"] != engine_runs[0]["test_acc"] for r in engine_runs + live_runs):
+        raise SystemExit("the engine gave different numbers on rerun: "
+                         + "; ".join(str(r["test_acc"]) for r in engine_runs + live_runs))
+    runs = [r["seconds"] for r in engine_runs]
+    b = dict(engine_runs[0], seconds=(runs[0] + runs[1]) / 2, runs_seconds=runs,
+             peak_rss_mb=max(r["peak_rss_mb"] for r in engine_runs))
     ratio = a["seconds"] / b["seconds"]
-    overhead = c["seconds"] / ((runs[1] + runs[2]) / 2) - 1
+    overheads = [c_run["seconds"] / ((runs[i + 1] + runs[i + 2]) / 2) - 1 for i, c_run in enumerate(live_runs)]
+    overhead = sorted(overheads)[len(overheads) // 2]  # the median (for an even count, the upper one)
+    c = dict(live_runs[overheads.index(overhead)], runs_seconds=[r["seconds"] for r in live_runs],
+             overheads=overheads, peak_rss_mb=max(r["peak_rss_mb"] for r in live_runs))
     print(f"(a) practical's script : {a['seconds']:8.1f} s   peak RSS {a['peak_rss_mb']:6.0f} MB")
     if args.with_ftz_baseline:
         a2 = run_part("practical_ftz", args)
         print(f"(a') (a) + flush denormals: {a2['seconds']:6.1f} s   peak RSS {a2['peak_rss_mb']:6.0f} MB"
               f"   (speed-up over it: {a2['seconds'] / b['seconds']:.1f}x)")
     print(f"(b) lab engine          : {b['seconds']:8.1f} s   peak RSS {b['peak_rss_mb']:6.0f} MB"
-          f"   (mean of the runs around (a); runs: {runs[0]:.1f} s before (a), {runs[1]:.1f} s after it, "
-          f"{runs[2]:.1f} s after (c))")
+          f"   (mean of the runs just before and after (a); all runs: {', '.join(f'{t:.1f}' for t in runs)} s)")
     print(f"(c) engine + live plot  : {c['seconds']:8.1f} s   peak RSS {c['peak_rss_mb']:6.0f} MB"
-          f"   ({c['plot_updates']} redraws, {c['plot_seconds']:.2f} s drawing)")
+          f"   ({c['plot_updates']} redraws, {c['plot_seconds']:.2f} s drawing; "
+          f"all runs: {', '.join(f'{t:.1f}' for t in c['runs_seconds'])} s)")
     print(f"speed-up (a)/(b)        : {ratio:8.1f}x")
-    print(f"live-plot overhead      : {100 * overhead:+8.1f} %   (against the (b) runs around (c); drawing alone: "
+    print(f"live-plot overhead      : {100 * overhead:+8.1f} %   (median of {len(overheads)}, each (c) against the (b) "
+          f"runs around it: {', '.join(f'{100 * o:+.1f}' for o in overheads)} %; drawing alone: "
           f"{100 * c['plot_seconds'] / c['seconds']:.1f} % of (c))")
     print("test accuracy           :   (a)       (b)      diff")
     worst = 0.0

@@ -22,7 +22,8 @@ def test_quick_benchmark_reports_ratio_overhead_memory_and_matching_accuracy(tmp
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["a"]["iterations"] == report["b"]["iterations"] == {"Sigmoid": 938, "ReLU": 938}
     assert report["accuracies_agree"]
-    assert len(report["b"]["runs_seconds"]) == 3  # (b) ran around (a) and (c), with the same numbers
+    assert len(report["b"]["runs_seconds"]) == 5  # (b) ran around (a) and around each of the 3 runs of (c)
+    assert len(report["c"]["overheads"]) == 3 and report["live_overhead"] == sorted(report["c"]["overheads"])[1]
     assert report["ratio"] > 2  # the full setting (3 x 5 epochs) is where the 10x target applies
     assert report["b"]["peak_rss_mb"] < 1536
     assert report["c"]["plot_updates"] >= 1
