@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=["practical", "practical_ftz", "engine", "live"], help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pairs < 1:
+        parser.error("--pairs must be at least 1")
 
     if args.part:  # child process: do one part, print one JSON line
         if args.part.startswith("practical"):
@@ -109,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     args.root = str(ensure_mnist())  # unpacked and checked once, here, for every part
     print(f"benchmark: {' '.join(args.activations)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, "
           f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    if args.pairs < 1:
-        parser.error("--pairs must be at least 1")
     engine_runs, a = [run_part("engine", args)], run_part("practical", args)
     engine_runs.append(run_part("engine", args))
     live_runs = []
