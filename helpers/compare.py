@@ -16,22 +16,8 @@ from typing import Mapping, Sequence
 from .data import DataError
 from .files import atomic_write_bytes, atomic_write_text
 from .model import ACTIVATIONS, PRACTICAL_ACTIVATIONS, activation_name
+from .report import summary_rows
 from .train import History, TrainConfig, TrainingDiverged, TrainingInterrupted, pick_device, train_together
-
-
-def summary_rows(runs: Mapping[str, History]) -> list[dict]:
-    """One row per activation: final train/test accuracy, mean gradient norm of the last epoch, seconds."""
-    rows = []
-    for name, h in runs.items():
-        last_epoch = h.grad_norm[-h.iterations_per_epoch:]
-        rows.append({
-            "activation": name,
-            "train_acc": h.train_acc[-1],
-            "test_acc": h.test_acc[-1],
-            "mean_grad_norm_last_epoch": sum(last_epoch) / len(last_epoch),
-            "seconds": h.seconds,
-        })
-    return rows
 
 
 def format_table(rows: list[dict]) -> str:
@@ -46,29 +32,10 @@ def format_table(rows: list[dict]) -> str:
 
 def results_json(runs: Mapping[str, History]) -> dict:
     """The shape written to results.json: the shared config, then one entry per activation."""
-    first = next(iter(runs.values()))
-    return {"config": dict(first.config), "summary": summary_rows(runs),
-            "runs": {name: {k: v for k, v in h.to_dict().items() if k != "config"} for name, h in runs.items()}}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _learning_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 10:
-        raise argparse.ArgumentTypeError(f"must be in (0, 10], got {text}")
-    return value
+    plain = {name: h.to_dict() for name, h in runs.items()}
+    config = next(iter(plain.values()))["config"]
+    return {"config": config, "summary": summary_rows(runs),
+            "runs": {name: {k: v for k, v in d.items() if k != "config"} for name, d in plain.items()}}
 
 
 def _activation(text: str) -> str:
@@ -89,10 +56,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = _Parser(prog="python -m helpers.compare", description=__doc__.split("\n")[1])
     parser.add_argument("--activations", nargs="+", type=_activation, default=list(PRACTICAL_ACTIVATIONS),
                         metavar="NAME", help=f"any of {', '.join(ACTIVATIONS)} (default: Sigmoid Tanh ReLU)")
-    parser.add_argument("--epochs", type=_positive_int, default=5)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=_positive_int, default=64)
-    parser.add_argument("--lr", type=_learning_rate, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest available)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="folder for results.json and comparison.png")
@@ -100,12 +67,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if len(set(args.activations)) != len(args.activations):
         parser.error("each activation may be named only once")
-    if args.batch_size > 60000:
-        parser.error("argument --batch-size: must be at most 60000")
     try:
         args.device = str(pick_device(args.device))
     except (ValueError, RuntimeError) as err:
         parser.error(f"argument --device: {err}")
+    try:  # TrainConfig checks the settings; its message becomes the one-line error
+        args.config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                  optimizer=args.optimizer, seed=args.seed, device=args.device)
+    except ValueError as err:
+        parser.error(str(err))
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"argument --out: {args.out} is a file, not a folder")
     return args
@@ -113,10 +83,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         optimizer=args.optimizer, seed=args.seed, device=args.device)
     try:
-        runs = train_together(args.activations, config, progress=not args.no_progress)
+        runs = train_together(args.activations, args.config, progress=not args.no_progress)
     except (DataError, TrainingDiverged, TrainingInterrupted) as err:
         print(f"error: {err}", file=sys.stderr)
         return 130 if isinstance(err, KeyboardInterrupt) else 1

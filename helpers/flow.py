@@ -39,7 +39,7 @@ _MAGIC = b"activation-lab-cache\n"
 
 def _activation_modules(model: MLP) -> list[nn.Module]:
     """The activation modules of an MLP, input side first (one per hidden layer)."""
-    kind = type(ACTIVATIONS[model.activation_name]())
+    kind = type(ACTIVATIONS[model.activation]())
     return [m for m in model.net if isinstance(m, kind)]
 
 
@@ -77,7 +77,7 @@ def dead_fraction(a: torch.Tensor) -> float:
 
 def saturation_per_layer(model: MLP, x: torch.Tensor, threshold: float = SATURATION_THRESHOLD) -> list[float]:
     """Per hidden layer: the saturated share (Sigmoid/Tanh) or the dead-unit share (ReLU) on the batch ``x``."""
-    name = model.activation_name
+    name = model.activation
     outs = capture_activations(model, x)
     if name in SATURATING:
         return [saturated_fraction(name, a, threshold) for a in outs]

@@ -21,7 +21,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 PRACTICAL_ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU")
 
 # Each activation's derivative f'(z), from its input z and its output a = f(z).  The training
-# engine's hand-written backward pass uses them; tests check each one against autograd.
+# engine's hand-written backward pass (helpers/engine.py) uses them; tests check each against autograd.
 DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "Sigmoid": lambda z, a: a * (1 - a),  # σ' = σ(1 − σ)
     "Tanh": lambda z, a: 1 - a * a,  # tanh' = 1 − tanh²
@@ -32,21 +32,7 @@ DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "SiLU": lambda z, a: torch.sigmoid(z) * (1 + z * (1 - torch.sigmoid(z))),
 }
 
-# upstream * f'(z) in one kernel: the ones autograd itself calls for these activations (one pass over
-# memory instead of three).  Others use upstream * DERIVATIVES[name](z, a); tests check both agree.
-FUSED_BACKWARD: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "Sigmoid": lambda upstream, z, a: torch.ops.aten.sigmoid_backward(upstream, a),
-    "Tanh": lambda upstream, z, a: torch.ops.aten.tanh_backward(upstream, a),
-    "ReLU": lambda upstream, z, a: torch.ops.aten.threshold_backward(upstream, z, 0.0),
-}
 INITS = ("default", "xavier", "he")
-
-
-def activation_backward(name: str, upstream: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """dL/dz = dL/da * f'(z): the chain rule through an activation (a = f(z)), as backprop needs it."""
-    if name in FUSED_BACKWARD:
-        return FUSED_BACKWARD[name](upstream, z, a)
-    return upstream * DERIVATIVES[name](z, a)
 
 
 def activation_name(name: str) -> str:
@@ -77,7 +63,7 @@ class MLP(nn.Module):
         init: str = "default",
     ) -> None:
         super().__init__()
-        self.activation_name = activation_name(activation)
+        self.activation = activation_name(activation)
         self.hidden = tuple(int(h) for h in hidden)
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden must be one or more positive layer sizes, got {hidden!r}.")
@@ -86,7 +72,7 @@ class MLP(nn.Module):
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(self.hidden):
-                layers.append(make_activation(self.activation_name))
+                layers.append(make_activation(self.activation))
         self.net = nn.Sequential(*layers)
         init_weights(self, init)
 

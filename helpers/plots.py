@@ -7,28 +7,13 @@ import time
 from typing import Mapping
 
 import matplotlib.pyplot as plt
-import torch
 from matplotlib.figure import Figure
 
+from .report import smooth
 from .train import History, Progress
 
 COLORS = {"Sigmoid": "tab:blue", "Tanh": "tab:orange", "ReLU": "tab:green", "LeakyReLU": "tab:olive",
           "ELU": "tab:purple", "GELU": "tab:red", "SiLU": "tab:brown"}
-
-
-def smooth(values: list[float], window: int = 50) -> list[float]:
-    """Moving average over the last ``window`` values (shorter at the start): makes trends readable."""
-    if not values:
-        return []
-    x = torch.tensor(values, dtype=torch.float64)
-    sums = torch.cat([torch.zeros(1, dtype=torch.float64), x.cumsum(0)])
-    idx = torch.arange(1, len(x) + 1)
-    lo = (idx - window).clamp(min=0)
-    return ((sums[idx] - sums[lo]) / (idx - lo)).tolist()
-
-
-def _as_dict(run: History | Mapping) -> Mapping:
-    return run.to_dict() if isinstance(run, History) else run
 
 
 def _thin(values: list[float], most: int | None) -> tuple[list[int], list[float]]:
@@ -37,7 +22,7 @@ def _thin(values: list[float], most: int | None) -> tuple[list[int], list[float]
     return list(range(1, len(values) + 1, step)), values[::step]
 
 
-def draw_panels(axes, runs: Mapping[str, History | Mapping], window: int = 50, most: int | None = None) -> None:
+def draw_panels(axes, runs: Mapping[str, History], window: int = 50, most: int | None = None) -> None:
     """Fill three axes: loss vs iteration, accuracy vs epoch, gradient norm vs iteration.
 
     ``most`` caps the points drawn per line (the live plot uses it to redraw quickly).
@@ -46,15 +31,14 @@ def draw_panels(axes, runs: Mapping[str, History | Mapping], window: int = 50, m
     for ax in axes:
         ax.clear()
     for name, run in runs.items():
-        run = _as_dict(run)
         color = COLORS.get(name)
-        for ax, values in ((ax_loss, run["loss"]), (ax_norm, run["grad_norm"])):
+        for ax, values in ((ax_loss, run.loss), (ax_norm, run.grad_norm)):
             ax.plot(*_thin(values, most), color=color, alpha=0.2, linewidth=0.6)
             ax.plot(*_thin(smooth(values, window), most), color=color, label=name)
-        epochs = range(1, len(run["train_acc"]) + 1)
-        ax_acc.plot(epochs, [100 * a for a in run["train_acc"]], "o-", color=color, label=f"{name} train")
-        if run.get("test_acc"):
-            ax_acc.plot(epochs, [100 * a for a in run["test_acc"]], "s--", color=color, label=f"{name} test")
+        epochs = range(1, len(run.train_acc) + 1)
+        ax_acc.plot(epochs, [100 * a for a in run.train_acc], "o-", color=color, label=f"{name} train")
+        if run.test_acc:
+            ax_acc.plot(epochs, [100 * a for a in run.test_acc], "s--", color=color, label=f"{name} test")
     ax_loss.set(title="Training loss per iteration", xlabel="iteration", ylabel="cross-entropy loss")
     ax_acc.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
     ax_norm.set(title="Global gradient L2 norm per iteration", xlabel="iteration", ylabel="‖∇θ L‖₂", yscale="log")
@@ -65,7 +49,7 @@ def draw_panels(axes, runs: Mapping[str, History | Mapping], window: int = 50, m
             ax.legend(fontsize=8, loc="upper right")  # "best" is slow: it scans every point
 
 
-def plot_comparison(runs: Mapping[str, History | Mapping], window: int = 50) -> Figure:
+def plot_comparison(runs: Mapping[str, History], window: int = 50) -> Figure:
     """The practical's three panels for one or more runs (faint: every iteration; bold: moving average)."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), layout="constrained")
     draw_panels(axes, runs, window)
@@ -116,7 +100,7 @@ class LivePlot:
         too_costly = self.draw_seconds > self.max_share * (now - self.start)
         if progress.iteration < progress.total_iterations and (too_soon or too_costly):
             return
-        self.redraw(progress.histories, f"epoch {progress.epoch}, iteration {progress.iteration}"
+        self.redraw(progress.runs, f"epoch {progress.epoch}, iteration {progress.iteration}"
                                         f" of {progress.total_iterations}")
 
     def _lines_for(self, name: str) -> dict:
@@ -134,19 +118,17 @@ class LivePlot:
                 ax.legend(fontsize=8, loc="upper right")
         return self.lines[name]
 
-    def redraw(self, runs: Mapping[str, History | Mapping], status: str = "") -> None:
+    def redraw(self, runs: Mapping[str, History], status: str = "") -> None:
         """Draw now and send the picture to the notebook output."""
         began = time.perf_counter()
         for name, run in runs.items():
-            run = run if isinstance(run, Mapping) else {k: getattr(run, k) for k in
-                                                         ("loss", "grad_norm", "train_acc", "test_acc")}
             lines = self._lines_for(name)
-            lines["loss_raw"].set_data(*_thin(run["loss"], self.most))
-            lines["loss"].set_data(*_thin(smooth(run["loss"], self.window), self.most))
-            lines["norm"].set_data(*_thin(smooth(run["grad_norm"], self.window), self.most))
-            epochs = list(range(1, len(run["train_acc"]) + 1))
-            lines["train"].set_data(epochs, [100 * a for a in run["train_acc"]])
-            lines["test"].set_data(epochs[:len(run["test_acc"])], [100 * a for a in run["test_acc"]])
+            lines["loss_raw"].set_data(*_thin(run.loss, self.most))
+            lines["loss"].set_data(*_thin(smooth(run.loss, self.window), self.most))
+            lines["norm"].set_data(*_thin(smooth(run.grad_norm, self.window), self.most))
+            epochs = list(range(1, len(run.train_acc) + 1))
+            lines["train"].set_data(epochs, [100 * a for a in run.train_acc])
+            lines["test"].set_data(epochs[:len(run.test_acc)], [100 * a for a in run.test_acc])
         for ax in self.axes:
             ax.relim()
             ax.autoscale_view()

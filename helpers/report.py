@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Mapping
 
-from .compare import summary_rows
-from .plots import smooth
+import torch
+
 from .train import History
 
 # The practical's "expected results" table: a textbook expectation, quoted, not a measurement.
@@ -21,6 +21,24 @@ EXPECTED_TEST_ACC: dict[str, tuple[float, float]] = {
 def pct(x: float, digits: int = 2) -> str:
     """0.97123 -> '97.12 %'."""
     return f"{100 * x:.{digits}f} %"
+
+
+def smooth(values: list[float], window: int = 50) -> list[float]:
+    """Moving average over the last ``window`` values (shorter at the start): makes trends readable."""
+    if not values:
+        return []
+    x = torch.tensor(values, dtype=torch.float64)
+    sums = torch.cat([torch.zeros(1, dtype=torch.float64), x.cumsum(0)])
+    idx = torch.arange(1, len(x) + 1)
+    lo = (idx - window).clamp(min=0)
+    return ((sums[idx] - sums[lo]) / (idx - lo)).tolist()
+
+
+def summary_rows(runs: Mapping[str, History]) -> list[dict]:
+    """One row per activation: final train/test accuracy, mean gradient norm of the last epoch, seconds."""
+    return [{"activation": name, "train_acc": h.train_acc[-1], "test_acc": h.test_acc[-1],
+             "mean_grad_norm_last_epoch": last_epoch_mean(h.grad_norm, h.iterations_per_epoch),
+             "seconds": h.seconds} for name, h in runs.items()]
 
 
 def ranking(values: Mapping[str, float]) -> list[str]:

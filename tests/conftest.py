@@ -13,6 +13,18 @@ if str(ROOT) not in sys.path:
 from helpers.data import MNISTTensors  # noqa: E402
 
 
+def random_batch(n: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n random 'images' [n, 784] and labels [n]: enough to compare two computations of one step."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 784, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+@pytest.fixture
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """32 random images and labels."""
+    return random_batch(32)
+
+
 @pytest.fixture
 def tiny_data() -> MNISTTensors:
     """640 training and 200 test 'images' of random noise with random labels: fast engine tests."""

@@ -35,10 +35,11 @@ def test_one_epoch_on_full_mnist_writes_both_files(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--activations", "Swish"], "Unknown activation 'Swish'"),
-    (["--epochs", "0"], "--epochs: must be at least 1"),
-    (["--epochs", "two"], "--epochs: expected a whole number"),
-    (["--batch-size", "0"], "--batch-size: must be at least 1"),
-    (["--lr", "-1"], r"--lr: must be in \(0, 10\]"),
+    (["--epochs", "0"], "epochs must be a whole number >= 1, got 0"),
+    (["--epochs", "two"], "--epochs: invalid int value: 'two'"),
+    (["--batch-size", "0"], "batch_size must be a whole number from 1 to 60000, got 0"),
+    (["--batch-size", "60001"], "batch_size must be a whole number from 1 to 60000"),
+    (["--lr", "-1"], r"lr must be a number in \(0, 10\], got -1"),
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--device", "cuda"], "--device"),
     (["--activations", "ReLU", "relu"], "only once"),

@@ -7,16 +7,14 @@ import torch
 import torch.nn.functional as F
 
 import helpers
+from conftest import random_batch as batch
+from helpers import engine
 from helpers.data import MNISTTensors
-from helpers.model import DERIVATIVES, FUSED_BACKWARD, activation_backward, build_mlp
-from helpers.train import FusedAdam, StackedMLP, TrainConfig, TrainingDiverged, TrainingInterrupted, global_grad_norm
+from helpers.engine import CHAIN_RULE, FusedAdam, StackedMLP, activation_backward, private_fast_paths
+from helpers.model import DERIVATIVES, build_mlp
+from helpers.train import TrainConfig, TrainingDiverged, TrainingInterrupted, global_grad_norm
 
 NAMES = ["Sigmoid", "Tanh", "ReLU", "GELU"]
-
-
-def batch(n=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, 784, generator=g), torch.randint(0, 10, (n,), generator=g)
 
 
 def test_stacked_forward_and_gradients_equal_separate_mlps():
@@ -102,8 +100,12 @@ def test_fused_adam_is_torch_adam_bit_for_bit():
     assert ours.t.item() == 25
 
 
-def test_fused_activation_backward_is_the_chain_rule():
-    assert set(FUSED_BACKWARD) <= set(DERIVATIVES)
+@pytest.mark.parametrize("public", [False, True], ids=["as found", "public only"])
+def test_activation_backward_is_the_chain_rule(public, monkeypatch):
+    if public:
+        monkeypatch.setenv(engine.PUBLIC_ONLY_VARIABLE, "1")
+    private_fast_paths.cache_clear()
+    assert set(CHAIN_RULE) <= set(DERIVATIVES)
     z = torch.linspace(-6, 6, 1201).view(1, -1)  # includes z = 0 exactly
     upstream = torch.randn(3, 1201, generator=torch.Generator().manual_seed(0))
     for name in helpers.ACTIVATIONS:
@@ -111,6 +113,37 @@ def test_fused_activation_backward_is_the_chain_rule():
         expected = upstream * DERIVATIVES[name](z, a)
         got = activation_backward(name, upstream, z, a)
         assert torch.allclose(got, expected, rtol=1e-6, atol=1e-7), name
+    assert private_fast_paths() == (frozenset() if public else private_fast_paths())
+    private_fast_paths.cache_clear()
+
+
+def test_private_paths_found_here_and_refused_when_they_misbehave(monkeypatch):
+    private_fast_paths.cache_clear()
+    assert private_fast_paths() == {"adam", "backward"}  # this torch has both, and both agree
+    monkeypatch.setattr(torch, "_fused_adam_", lambda *args, **kwargs: None)  # a kernel that does nothing
+    monkeypatch.setattr(engine, "_FUSED_CHAIN_RULE", {**engine._FUSED_CHAIN_RULE, "Tanh": lambda g, z, a: g})
+    private_fast_paths.cache_clear()
+    assert private_fast_paths() == frozenset()
+    assert isinstance(engine.adam([torch.nn.Parameter(torch.ones(2))], 1e-3, torch.device("cpu")), torch.optim.Adam)
+    monkeypatch.delattr(torch, "_fused_adam_")  # a release without it
+    private_fast_paths.cache_clear()
+    assert "adam" not in private_fast_paths()
+    private_fast_paths.cache_clear()
+
+
+def test_public_fallback_trains_to_the_same_numbers(tiny_data, monkeypatch):
+    private_fast_paths.cache_clear()
+    fast = helpers.train_together(["Sigmoid", "Tanh", "ReLU"], epochs=2, data=tiny_data, progress=False)
+    monkeypatch.setenv(engine.PUBLIC_ONLY_VARIABLE, "1")
+    private_fast_paths.cache_clear()
+    public = helpers.train_together(["Sigmoid", "Tanh", "ReLU"], epochs=2, data=tiny_data, progress=False)
+    private_fast_paths.cache_clear()
+    for name in fast:  # the same arithmetic but for the rounding of tanh' (at most 1 ulp per value)
+        assert fast[name].loss != [] and len(fast[name].loss) == len(public[name].loss) == 20
+        for a, b in ((fast[name].loss, public[name].loss), (fast[name].grad_norm, public[name].grad_norm)):
+            assert torch.allclose(torch.tensor(a), torch.tensor(b), rtol=1e-5, atol=0), name
+        if name != "Tanh":  # Sigmoid and ReLU: the public formulas are the kernels' own, bit for bit
+            assert fast[name].loss == public[name].loss and fast[name].test_acc == public[name].test_acc
 
 
 def test_per_model_clipping_equals_clip_grad_norm():
@@ -168,8 +201,8 @@ def test_nan_loss_stops_with_the_history_so_far(tiny_data):
         try:
             helpers.train_together(["ReLU"], epochs=3, data=data, progress=False)
         except TrainingDiverged as err:
-            assert len(err.histories["ReLU"].loss) == bad_iteration - 1
-            assert all(math.isfinite(v) for v in err.histories["ReLU"].loss)
+            assert len(err.runs["ReLU"].loss) == bad_iteration - 1
+            assert all(math.isfinite(v) for v in err.runs["ReLU"].loss)
             raise
 
 
@@ -178,9 +211,9 @@ def test_interrupt_keeps_what_was_recorded(tiny_data):
         if progress.epoch == 2 and progress.epoch_end:
             raise KeyboardInterrupt
 
-    with pytest.raises(TrainingInterrupted, match="interrupted after 2 full epoch.*histories") as info:
+    with pytest.raises(TrainingInterrupted, match=r"interrupted after 2 full epoch.*`\.runs`") as info:
         helpers.train_together(["Tanh"], epochs=5, data=tiny_data, progress=False, callback=stop_in_epoch_two)
-    h = info.value.histories["Tanh"]
+    h = info.value.runs["Tanh"]
     assert len(h.train_acc) == 2 and len(h.loss) == 20 and h.model is not None
     assert isinstance(info.value, KeyboardInterrupt)  # Jupyter still treats it as an interrupt
 
