@@ -138,6 +138,11 @@ def best_fill(test_accuracy: Mapping[str, float]) -> dict[str, str]:
     }
 
 
+def model_answer_details(q: dict, fill: Mapping[str, Any] | None = None) -> str:
+    """A model answer in a collapsed ``<details>`` block: readers of exports and appendices think first."""
+    return f"<details><summary>Model answer</summary>\n\n{answer_text(q, fill)}\n\n</details>"
+
+
 # ----------------------------------------------------------------------------- markdown
 
 def static_markdown(ids: Sequence[str], fill: Mapping[str, Any] | None = None) -> str:
