@@ -1,9 +1,10 @@
 """Viva (oral exam) questions: the texts live once, in ``viva_questions.json``; this module shows them.
 
-In a notebook, ``viva.ask(["role", "ranges"])`` shows interactive questions.  A markdown cell
-that starts with ``<!-- viva: role ranges -->`` shows the same text where widgets do not
-render (GitHub, HTML export); ``python -m helpers.viva --sync notebooks/*.ipynb`` keeps it
-up to date, ``--check`` reports stale cells and ``--export out.md`` writes your answers.
+In a notebook, ``viva.ask(["role", "ranges"])`` shows interactive questions: type an answer (saved
+in answers.json), try the self-check, then reveal the model answer.  Markdown and $math$ are shown
+by ``ipywidgets.Output`` widgets, which the front end (JupyterLab, Colab) renders itself.
+``python -m helpers.viva --export out.md`` writes your answers.  Each notebook's appendix of
+questions and model answers, for GitHub readers, is written by ``python -m tools.notebooks --sync``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import copy
 import html
 import json
 import os
-import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -33,7 +33,6 @@ ANSWERS_VARIABLE = "LAB_ANSWERS"  # names the answers file instead of ./answers.
 DEFAULT_ANSWERS = "answers.json"
 NO_ANSWER = "_(no answer yet)_"
 PENDING = "_(This part is filled in from your run when the notebook executes.)_"
-MARKER = re.compile(r"\A\s*<!--\s*viva:([^>]*?)-->")
 
 
 # ----------------------------------------------------------------------------- questions
@@ -138,180 +137,9 @@ def best_fill(test_accuracy: Mapping[str, float]) -> dict[str, str]:
     }
 
 
-# ----------------------------------------------------------------------------- markdown
-
-def static_markdown(ids: Sequence[str], fill: Mapping[str, Any] | None = None) -> str:
-    """Markdown with each question in bold and its model answer in a collapsed <details> block."""
-    parts = []
-    for qid in ids:
-        q = question(qid)
-        parts.append(
-            f"**{q['question']}**\n\n<details><summary>Model answer</summary>\n\n"
-            f"{answer_text(q, fill)}\n\n</details>"
-        )
-    return "\n\n".join(parts)
-
-
-def notebook_markdown_cell(ids: Sequence[str]) -> str:
-    """The text that follows the ``<!-- viva: ... -->`` marker in a notebook's static viva cell."""
-    return static_markdown(ids, None)
-
-
-def markdown_to_html(text: str) -> str:
-    """A tiny Markdown-to-HTML converter: paragraphs, lists, tables, bold, italics, code; $math$ kept."""
-    blocks: list[str] = []
-    lines = text.strip().splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i].strip()
-        if not line:
-            i += 1
-        elif line.startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                rows.append(lines[i].strip())
-                i += 1
-            blocks.append(_table(rows))
-        elif _LIST_ITEM.match(line):
-            ordered = bool(re.match(r"\d", line))
-            items: list[str] = []
-            while i < len(lines) and lines[i].strip():
-                item = _LIST_ITEM.match(lines[i].strip())
-                if item:
-                    items.append(lines[i].strip()[item.end():])
-                elif lines[i][:1].isspace() and items:  # an indented continuation line
-                    items[-1] += " " + lines[i].strip()
-                else:
-                    break
-                i += 1
-            tag = "ol" if ordered else "ul"
-            blocks.append(f"<{tag}>" + "".join(f"<li>{_inline(t)}</li>" for t in items) + f"</{tag}>")
-        else:
-            para = []
-            while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith("|") \
-                    and not _LIST_ITEM.match(lines[i].strip()):
-                para.append(lines[i].strip())
-                i += 1
-            blocks.append(f"<p>{_inline(' '.join(para))}</p>")
-    return "\n".join(blocks)
-
-
-_LIST_ITEM = re.compile(r"([-*]|\d+[.)])\s+")
-_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
-
-
-def _cells(row: str) -> list[str]:
-    """The cells of one markdown table row."""
-    return [c.strip() for c in row.strip().strip("|").split("|")]
-
-
-def _table(rows: list[str]) -> str:
-    """A markdown table (first row the header when a --- row follows it) as an HTML table."""
-    header: list[str] = []
-    align: list[str] = []
-    if len(rows) >= 2 and _SEPARATOR.match(rows[1]):
-        header = _cells(rows[0])
-        align = ["right" if c.endswith(":") and not c.startswith(":") else "left" for c in _cells(rows[1])]
-        rows = rows[2:]
-    style = "border:1px solid #ccc;padding:2px 8px;"
-
-    def cell(tag: str, text: str, j: int) -> str:
-        a = align[j] if j < len(align) else "left"
-        return f'<{tag} style="{style}text-align:{a}">{_inline(text)}</{tag}>'
-
-    out = ['<table style="border-collapse:collapse">']
-    if header:
-        out.append("<tr>" + "".join(cell("th", c, j) for j, c in enumerate(header)) + "</tr>")
-    for row in rows:
-        out.append("<tr>" + "".join(cell("td", c, j) for j, c in enumerate(_cells(row))) + "</tr>")
-    return "".join(out) + "</table>"
-
-
-def _inline(text: str) -> str:
-    """Inline markdown to HTML: code and $math$ are protected first, then bold and italics."""
-    kept: list[str] = []
-
-    def keep(s: str) -> str:
-        kept.append(s)
-        return f"\x00{len(kept) - 1}\x00"
-
-    text = re.sub(r"`([^`]+)`", lambda m: keep(f"<code>{html.escape(m.group(1))}</code>"), text)
-    text = re.sub(r"\$\$.+?\$\$|\$[^$]+?\$", lambda m: keep(html.escape(m.group(0), quote=False)), text)
-    text = html.escape(text, quote=False)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
-    text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"<i>\1</i>", text)
-    text = re.sub(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)", r"<i>\1</i>", text)
-    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], text)
-
-
-# ----------------------------------------------------------------------------- notebooks
-
-def _marker_ids(source: str) -> list[str] | None:
-    """The ids of a ``<!-- viva: a b -->`` marker at the top of a cell, or None if there is none."""
-    m = MARKER.match(source)
-    return m.group(1).replace(",", " ").split() if m else None
-
-
-def _expected_cell(ids: list[str]) -> str:
-    """The full source a static viva cell with these ids must have."""
-    return f"<!-- viva: {' '.join(ids)} -->\n" + notebook_markdown_cell(ids)
-
-
-def _source(cell: dict) -> str:
-    """A cell's source as one string (notebook files may store it as a list of lines)."""
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
-def _viva_cells(nb: dict):
-    """(index, ids) of every markdown cell that starts with a viva marker."""
-    for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") == "markdown":
-            ids = _marker_ids(_source(cell))
-            if ids is not None:
-                yield index, ids
-
-
-def _read_notebook(path: str | Path) -> dict:
-    """A notebook file as plain JSON, so that writing it back changes nothing else."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def check_notebook_static(path: str | Path) -> list[str]:
-    """Problems with a notebook's static viva cells: unknown ids, or text out of date with the JSON."""
-    problems = []
-    valid = {q["id"] for q in _questions()}
-    nb = _read_notebook(path)
-    for index, ids in _viva_cells(nb):
-        where = f"{path}: cell {index} (viva: {' '.join(ids)})"
-        unknown = [i for i in ids if i not in valid]
-        if not ids:
-            problems.append(f"{where}: the marker names no question")
-        elif unknown:
-            problems.append(f"{where}: unknown id(s) {', '.join(unknown)}")
-        elif _source(nb["cells"][index]) != _expected_cell(ids):
-            problems.append(f"{where}: out of date; run python -m helpers.viva --sync {path}")
-    return problems
-
-
-def sync_notebook(path: str | Path) -> list[int]:
-    """Rewrite a notebook's static viva cells from the JSON; returns the indices of changed cells."""
-    nb = _read_notebook(path)
-    valid = {q["id"] for q in _questions()}
-    changed = []
-    for index, ids in list(_viva_cells(nb)):
-        unknown = [i for i in ids if i not in valid]
-        if not ids or unknown:
-            raise KeyError(f"{path}: cell {index} names unknown viva id(s): {', '.join(unknown) or '(none)'}")
-        cell = nb["cells"][index]
-        new = _expected_cell(ids)
-        if _source(cell) != new:
-            cell["source"] = new.splitlines(keepends=True) if isinstance(cell["source"], list) else new
-            changed.append(index)
-    if changed:
-        atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    return changed
+def model_answer_details(q: dict, fill: Mapping[str, Any] | None = None) -> str:
+    """A model answer in a collapsed ``<details>`` block: readers of exports and appendices think first."""
+    return f"<details><summary>Model answer</summary>\n\n{answer_text(q, fill)}\n\n</details>"
 
 
 # ----------------------------------------------------------------------------- answers file
@@ -374,13 +202,32 @@ class QuestionWidgets:
 
     id: str
     box: ipywidgets.VBox
-    question: ipywidgets.HTMLMath
+    question: ipywidgets.Output
     textarea: ipywidgets.Textarea
     reveal: ipywidgets.Button
-    answer: ipywidgets.HTMLMath
+    answer: ipywidgets.Output
     radio: ipywidgets.RadioButtons | None = None
     check: ipywidgets.Button | None = None
-    feedback: ipywidgets.HTMLMath | None = None
+    feedback: ipywidgets.Output | None = None
+
+
+def show_markdown(out: ipywidgets.Output, text: str | None) -> None:
+    """Make an Output widget show one Markdown text (None: nothing); the front end renders it and its math.
+
+    The outputs are replaced in one step (no IPython shell needed, so it also works headless in
+    tests, where ``out.outputs`` holds what is shown); the same in ipywidgets 7.7 (Colab) and 8.
+    """
+    bundle = {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text}, "metadata": {}}
+    out.outputs = () if text is None else (bundle,)
+
+
+def _markdown_widget(text: str | None = None, **layout: Any) -> ipywidgets.Output:
+    """An Output widget showing ``text`` as Markdown, with the given layout settings."""
+    import ipywidgets as w
+
+    out = w.Output(layout=w.Layout(**{"width": "100%", **layout}))
+    show_markdown(out, text)
+    return out
 
 
 def _status_html(store: AnswerStore, error: str | None = None) -> str:
@@ -400,13 +247,12 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
     """Build and wire the widgets of one question."""
     import ipywidgets as w
 
-    full = w.Layout(width="100%")
-    title = w.HTMLMath(value=markdown_to_html(f"**Viva:** {q['question']}"), layout=full)
+    title = _markdown_widget(f"**Viva:** {q['question']}")
     textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder="Write your own answer first...",
                           layout=w.Layout(width="100%", height="7em"))
     reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"))
-    answer = w.HTMLMath(value="", layout=w.Layout(width="100%", display="none"))
-    answer_html = markdown_to_html(answer_text(q, fill))
+    answer = _markdown_widget(None, display="none")
+    answer_md = answer_text(q, fill)
     items = QuestionWidgets(q["id"], w.VBox(), title, textarea, reveal, answer)
 
     def on_text(change: dict) -> None:
@@ -414,7 +260,7 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
 
     def on_reveal(_button: Any) -> None:
         shown = answer.layout.display != "none"
-        answer.value = "" if shown else answer_html
+        show_markdown(answer, None if shown else answer_md)
         answer.layout.display = "none" if shown else None
         reveal.description = "Show model answer" if shown else "Hide model answer"
 
@@ -422,11 +268,12 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
     reveal.on_click(on_reveal)
     children: list[Any] = [title, textarea]
     if "choices" in q:
-        items.radio = w.RadioButtons(options=[(c, i) for i, c in enumerate(q["choices"])], value=None, layout=full)
+        items.radio = w.RadioButtons(options=[(c, i) for i, c in enumerate(q["choices"])], value=None,
+                                     layout=w.Layout(width="100%"))
         items.check = w.Button(description="Check", layout=w.Layout(width="auto"))
-        items.feedback = w.HTMLMath(value="")
+        items.feedback = _markdown_widget(None)
         items.check.on_click(lambda _b: _check(q, items))
-        children += [w.HTML(value="<i>Self-check:</i>"), items.radio, w.HBox([items.check, items.feedback])]
+        children += [w.HTML(value="<i>Self-check:</i>"), items.radio, items.check, items.feedback]
     items.box.children = tuple(children + [reveal, answer])
     return items
 
@@ -436,13 +283,12 @@ def _check(q: dict, items: QuestionWidgets) -> None:
     assert items.radio is not None and items.feedback is not None
     chosen = items.radio.value
     if chosen is None:
-        items.feedback.value = "Choose an answer first."
+        show_markdown(items.feedback, "Choose an answer first.")
     elif chosen == q["correct"]:
         why = q.get("feedback") or q["choices"][q["correct"]]
-        items.feedback.value = '<span style="color:#080">Correct</span> — ' + _inline(why)
+        show_markdown(items.feedback, f"✅ **Correct** — {why}")
     else:
-        items.feedback.value = ('<span style="color:#b00">Not quite</span> — think again, '
-                                'or compare with the model answer.')
+        show_markdown(items.feedback, "❌ **Not quite** — think again, or compare with the model answer.")
 
 
 def ask(ids: Sequence[str], fill: Mapping[str, Any] | None = None,
@@ -483,8 +329,7 @@ def export_markdown(answers: Mapping[str, str], fill_by_id: Mapping[str, Mapping
             text = (answers.get(q["id"]) or "").strip()
             lines += ["", f"### {number}. {q['question']}", "", text or NO_ANSWER]
             if include_model_answers:
-                lines += ["", "<details><summary>Model answer</summary>", "",
-                          answer_text(q, fill_by_id.get(q["id"])), "", "</details>"]
+                lines += ["", model_answer_details(q, fill_by_id.get(q["id"]))]
     return "\n".join(lines) + "\n"
 
 
@@ -529,41 +374,20 @@ def export_button(path_md: str | Path = "my_viva_answers.md", answers_path: str 
 # ----------------------------------------------------------------------------- command line
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``--sync`` / ``--check`` notebooks' static viva cells, or ``--export`` answers to Markdown."""
+    """``--export`` every question and your answers to Markdown (for handing in)."""
     parser = argparse.ArgumentParser(prog="python -m helpers.viva", description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--sync", action="store_true", help="rewrite the static viva cells from the JSON")
-    mode.add_argument("--check", action="store_true", help="exit 1 if a static viva cell is out of date")
-    mode.add_argument("--export", metavar="OUT.md", help="write every question and your answers to OUT.md")
+    parser.add_argument("--export", metavar="OUT.md", required=True,
+                        help="write every question and your answers to OUT.md")
     parser.add_argument("--answers", metavar="FILE", help="answers file (default: $LAB_ANSWERS or ./answers.json)")
-    parser.add_argument("--model-answers", action="store_true", help="with --export: include the model answers")
-    parser.add_argument("notebooks", nargs="*", help="notebooks for --sync / --check")
+    parser.add_argument("--model-answers", action="store_true", help="include the model answers")
     args = parser.parse_args(argv)
-
-    if args.export:
-        try:
-            target = export_answers(args.export, args.answers, include_model_answers=args.model_answers)
-        except (ValueError, OSError) as err:
-            print(err, file=sys.stderr)
-            return 1
-        print(f"Wrote {target}")
-        return 0
-    if not args.notebooks:
-        parser.error("name one or more notebooks, e.g. notebooks/*.ipynb")
-    if args.check:
-        problems = [p for nb in args.notebooks for p in check_notebook_static(nb)]
-        print("\n".join(problems) if problems else f"All viva cells up to date in {len(args.notebooks)} notebook(s).")
-        return 1 if problems else 0
-    status = 0
-    for nb in args.notebooks:
-        try:
-            changed = sync_notebook(nb)
-        except KeyError as err:
-            print(err.args[0], file=sys.stderr)
-            status = 1
-            continue
-        print(f"{nb}: updated cell(s) {', '.join(map(str, changed))}" if changed else f"{nb}: up to date")
-    return status
+    try:
+        target = export_answers(args.export, args.answers, include_model_answers=args.model_answers)
+    except (ValueError, OSError) as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(f"Wrote {target}")
+    return 0
 
 
 if __name__ == "__main__":

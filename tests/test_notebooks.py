@@ -1,4 +1,4 @@
-"""Notebook hygiene: clean, valid, badge and setup cell in place, viva texts in sync, claims asserted."""
+"""Notebook hygiene: clean, valid, generated parts up to date (tools.notebooks), viva appendix complete."""
 
 import json
 import re
@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from helpers import viva
-from helpers.project import colab_badge, setup_cell
+from tools import notebooks as authoring
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 PRACTICAL_VIVA = ["role", "why-nonlinear", "sigmoid-vs-relu", "vanishing", "exploding", "relu-vanishing",
@@ -36,14 +36,11 @@ def test_valid_and_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_colab_badge_and_setup_cell(path):
-    assert colab_badge(path.name) in cells(path, "markdown")[0]
-    assert cells(path, "code")[0] == setup_cell()
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_static_viva_text_matches_the_question_file(path):
-    assert viva.check_notebook_static(path) == []
+def test_generated_parts_are_up_to_date(path):
+    """Badge, setup cell and viva appendix as `python -m tools.notebooks --sync` writes them."""
+    assert authoring.check_notebook(path) == [], f"run: python -m tools.notebooks --sync notebooks/{path.name}"
+    assert authoring.colab_badge(path.name) in cells(path, "markdown")[0]
+    assert cells(path, "code")[0] == authoring.setup_cell()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -52,15 +49,33 @@ def test_every_notebook_checks_its_claims(path):
     assert len(re.findall(r"^\s*assert ", code, flags=re.M)) >= 3
 
 
+def asked(path: Path) -> list[str]:
+    """The question ids of every viva.ask([...]) call in a notebook, in order of appearance."""
+    ids: list[str] = []
+    for source in cells(path, "code"):
+        for group in re.findall(r"viva\.ask\(\[([^\]]*)\]", source):
+            ids += [i for i in re.findall(r'"([^"]+)"', group) if i not in ids]
+    return ids
+
+
+def appendix_questions(path: Path) -> list[str]:
+    """The questions the notebook's appendix (its last cell) shows, each followed by a model answer."""
+    last = json.loads(path.read_text(encoding="utf-8"))["cells"][-1]
+    source = "".join(last["source"])
+    if last["cell_type"] != "markdown" or not source.startswith("<!-- viva-appendix -->"):
+        return []
+    return re.findall(r"^\*\*(.+)\*\*\n\n<details><summary>Model answer</summary>\n", source, flags=re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_appendix_lists_exactly_the_questions_asked(path):
+    ids = asked(path)
+    assert appendix_questions(path) == [viva.question(i)["question"] for i in ids]
+    assert not any(s.lstrip().startswith("<!-- viva:") for s in cells(path, "markdown"))  # no answer beside a question
+
+
 def test_all_ten_practical_viva_questions_are_asked_and_shown():
-    asked, shown = set(), set()
-    for path in NOTEBOOKS:
-        for source in cells(path, "code"):
-            for group in re.findall(r"viva\.ask\(\[([^\]]*)\]", source):
-                asked.update(re.findall(r'"([^"]+)"', group))
-        for source in cells(path, "markdown"):
-            match = re.match(r"<!-- viva: ([^>]*) -->", source)
-            if match:
-                shown.update(match.group(1).split())
-    assert set(PRACTICAL_VIVA) <= asked and set(PRACTICAL_VIVA) <= shown
-    assert asked == shown  # every interactive question also reads on GitHub, and the reverse
+    asked_ids = [i for path in NOTEBOOKS for i in asked(path)]
+    shown = [q for path in NOTEBOOKS for q in appendix_questions(path)]
+    assert set(PRACTICAL_VIVA) <= set(asked_ids)
+    assert shown == [viva.question(i)["question"] for i in asked_ids]  # each asked question reads on GitHub too

@@ -7,7 +7,6 @@ import os
 import re
 import stat
 
-import nbformat
 import pytest
 
 from helpers import viva
@@ -32,6 +31,11 @@ def isolated(tmp_path, monkeypatch):
 def raw_questions() -> list:
     with open(viva.QUESTIONS_FILE, encoding="utf-8") as f:
         return json.load(f)
+
+
+def shown(out) -> str:
+    """The Markdown an Output widget holds (what the front end renders, math included)."""
+    return "".join(o["data"]["text/markdown"] for o in out.outputs if o["output_type"] == "display_data")
 
 
 # ----------------------------------------------------------------------------- the JSON content
@@ -103,22 +107,20 @@ def test_load_questions_returns_a_copy():
     assert viva.question("role")["answer"] != "changed"
 
 
-# ----------------------------------------------------------------------------- templates and markdown
+# ----------------------------------------------------------------------------- templates
 
 def test_best_template_filled():
     text = viva.answer_text(viva.question("best"), FILL)
     assert "**ReLU**" in text and "97.81 %" in text
     assert "| Sigmoid | 95.12 % |" in text
     assert not re.search(r"\{(best|best_test_acc|table)\}", text)
-    html = viva.markdown_to_html(text)
-    assert "<table" in html and "<b>ReLU</b>" in html
 
 
 def test_best_template_without_fill_has_no_placeholders():
     text = viva.answer_text(viva.question("best"))
     assert "{" not in text and viva.PENDING in text
     assert "ReLU" in text  # the explanation stays
-    md = viva.static_markdown(["best"])
+    md = viva.model_answer_details(viva.question("best"))
     assert "{best}" not in md and viva.PENDING in md
 
 
@@ -134,30 +136,10 @@ def test_best_fill_whichever_activation_wins_and_ties():
     assert viva.best_fill({"Tanh": 0.97, "ReLU": 0.97})["best"] == "Tanh and ReLU (tied)"
 
 
-def test_static_markdown_has_bold_question_and_details():
-    md = viva.static_markdown(["role", "ranges"])
-    assert md.count("<details><summary>Model answer</summary>") == 2
-    assert md.count("</details>") == 2
-    assert f"**{viva.question('role')['question']}**" in md
+def test_model_answer_details_is_collapsed():
+    md = viva.model_answer_details(viva.question("ranges"))
+    assert md.startswith("<details><summary>Model answer</summary>\n\n") and md.endswith("\n\n</details>")
     assert viva.question("ranges")["answer"] in md
-    assert viva.notebook_markdown_cell(["role", "ranges"]) == md
-
-
-def test_markdown_to_html():
-    html = viva.markdown_to_html("Use **bold**, `x_y < 1` and $W_3 W_2 W_1$ _here_.\n\n- one\n- two\n\n1. a\n2. b")
-    assert "<b>bold</b>" in html and "<i>here</i>" in html
-    assert "<code>x_y &lt; 1</code>" in html
-    assert "$W_3 W_2 W_1$" in html  # math left for MathJax, underscores not turned into italics
-    assert "<ul><li>one</li><li>two</li></ul>" in html and "<ol><li>a</li><li>b</li></ol>" in html
-    assert html.count("<p>") == 1
-
-
-def test_every_answer_renders_without_leftover_markdown():
-    for q in viva.load_questions():
-        html = viva.markdown_to_html(viva.answer_text(q, FILL if q["id"] == "best" else None))
-        assert "**" not in html and "`" not in html, q["id"]
-        if q["answer"].lstrip().startswith("|"):
-            assert "<table" in html
 
 
 # ----------------------------------------------------------------------------- widgets
@@ -168,36 +150,56 @@ def test_ask_builds_widgets_for_each_question(tmp_path):
     assert box.items["role"].radio is None and box.items["role"].check is None
     zc = box.items["zero-centred"]
     assert zc.radio is not None and zc.radio.value is None  # no choice made for the student
-    assert "zero-centred" in zc.question.value
+    assert shown(zc.question) == "**Viva:** Which activation is zero-centred?"
+    assert "`transforms.Normalize" in shown(viva.ask(["normalize"]).items["normalize"].question)  # Markdown kept
     with pytest.raises(KeyError):
         viva.ask(["nope"])
 
 
 def test_reveal_button_toggles_model_answer(tmp_path):
     qw = viva.ask(["vanishing"], answers_path=tmp_path / "a.json").items["vanishing"]
-    assert qw.answer.value == "" and qw.reveal.description == "Show model answer"
+    assert qw.answer.outputs == () and qw.answer.layout.display == "none"  # nothing to peek at before the click
+    assert qw.reveal.description == "Show model answer"
     qw.reveal.click()
-    assert "0.25" in qw.answer.value and qw.reveal.description == "Hide model answer"
+    assert [o["output_type"] for o in qw.answer.outputs] == ["display_data"]
+    assert shown(qw.answer) == viva.question("vanishing")["answer"]  # Markdown with $math$, as in the JSON
+    assert "0.25" in shown(qw.answer) and qw.answer.layout.display is None
+    assert qw.reveal.description == "Hide model answer"
     qw.reveal.click()
-    assert qw.answer.value == "" and qw.reveal.description == "Show model answer"
+    assert qw.answer.outputs == () and qw.answer.layout.display == "none"
+    assert qw.reveal.description == "Show model answer"
 
 
 def test_reveal_shows_filled_template(tmp_path):
     qw = viva.ask(["best"], fill=FILL, answers_path=tmp_path / "a.json").items["best"]
     qw.reveal.click()
-    assert "<table" in qw.answer.value and "97.81 %" in qw.answer.value
+    assert "| Sigmoid | 95.12 % |" in shown(qw.answer) and "97.81 %" in shown(qw.answer)
+
+
+def test_show_markdown_replaces_and_clears():
+    import ipywidgets
+
+    out = ipywidgets.Output()
+    viva.show_markdown(out, "first")
+    viva.show_markdown(out, "**second** $x^2$")
+    assert shown(out) == "**second** $x^2$" and len(out.outputs) == 1
+    viva.show_markdown(out, None)
+    assert out.outputs == ()
 
 
 def test_check_feedback(tmp_path):
     qw = viva.ask(["zero-centred"], answers_path=tmp_path / "a.json").items["zero-centred"]
+    assert qw.feedback.outputs == ()
     qw.check.click()
-    assert qw.feedback.value == "Choose an answer first."
+    assert shown(qw.feedback) == "Choose an answer first."
     qw.radio.value = 0  # Sigmoid
     qw.check.click()
-    assert "Not quite" in qw.feedback.value and "Correct" not in qw.feedback.value
+    assert "Not quite" in shown(qw.feedback) and "Correct" not in shown(qw.feedback)
     qw.radio.value = 1  # Tanh
     qw.check.click()
-    assert "Correct" in qw.feedback.value and "Not quite" not in qw.feedback.value
+    assert "Correct" in shown(qw.feedback) and "Not quite" not in shown(qw.feedback)
+    assert viva.question("zero-centred")["feedback"] in shown(qw.feedback)
+    assert len(qw.feedback.outputs) == 1  # replaced, not appended
 
 
 def test_typed_answer_saved_and_restored(tmp_path):
@@ -316,51 +318,7 @@ def test_export_command_line(tmp_path, capsys):
     assert viva.main(["--export", "out.md", "--answers", "mine.json"]) == 0
     assert "It caps the norm." in (tmp_path / "out.md").read_text(encoding="utf-8")
     assert "out.md" in capsys.readouterr().out
-
-
-# ----------------------------------------------------------------------------- notebooks
-
-def make_notebook(path, cells):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
-
-
-def test_sync_and_check_round_trip(tmp_path, capsys):
-    path = tmp_path / "01_test.ipynb"
-    code = nbformat.v4.new_code_cell("viva.ask(['role'])", outputs=[nbformat.v4.new_output("stream", text="hi\n")])
-    make_notebook(path, [
-        nbformat.v4.new_markdown_cell("# Title"),
-        nbformat.v4.new_markdown_cell("<!-- viva: role why-nonlinear -->\nold text"),
-        code,
-        nbformat.v4.new_markdown_cell("<!-- viva: ranges -->\n" + viva.notebook_markdown_cell(["ranges"])),
-    ])
-    problems = viva.check_notebook_static(path)
-    assert len(problems) == 1 and "cell 1" in problems[0] and "out of date" in problems[0]
-    assert viva.main(["--check", str(path)]) == 1
-
-    assert viva.main(["--sync", str(path)]) == 0
-    assert viva.check_notebook_static(path) == []
-    assert viva.main(["--check", str(path)]) == 0
-    assert viva.sync_notebook(path) == []  # nothing left to change
-
-    nb = nbformat.read(str(path), as_version=4)
-    nbformat.validate(nb)
-    assert nb.cells[1].source == "<!-- viva: role why-nonlinear -->\n" + viva.notebook_markdown_cell(
-        ["role", "why-nonlinear"])
-    assert nb.cells[0].source == "# Title"
-    assert nb.cells[2].source == code.source and nb.cells[2].outputs[0]["text"] == "hi\n"
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_test.ipynb"]  # written atomically
-    capsys.readouterr()
-
-
-def test_check_reports_unknown_ids(tmp_path):
-    path = tmp_path / "nb.ipynb"
-    make_notebook(path, [nbformat.v4.new_markdown_cell("<!-- viva: role bogus -->\nx")])
-    problems = viva.check_notebook_static(path)
-    assert len(problems) == 1 and "bogus" in problems[0]
-    with pytest.raises(KeyError, match="bogus"):
-        viva.sync_notebook(path)
-    assert "<!-- viva: role bogus -->\nx" == nbformat.read(str(path), as_version=4).cells[0].source
+    assert viva.main(["--export", "m.md", "--answers", "mine.json", "--model-answers"]) == 0
+    assert "<details><summary>Model answer</summary>" in (tmp_path / "m.md").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit):
+        viva.main(["--sync"])  # the notebook writing moved to tools.notebooks

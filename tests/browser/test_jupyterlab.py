@@ -236,12 +236,13 @@ def check_viva(page, cell_index: int) -> str:
     button = cell.locator(REVEAL_BUTTON, has_text="Show model answer").first
     button.wait_for(state="visible", timeout=60_000)
     button.scroll_into_view_if_needed()
-    # The answer is the widget right after the button (an HTMLMath, display:none until clicked).
+    # The answer is the widget right after the button (an ipywidgets Output holding the answer as
+    # Markdown, which JupyterLab renders with its math; display:none and empty until clicked).
     # Handles, not locators: the button's text changes to "Hide model answer" on click.
     handle = button.element_handle()
     answer = handle.evaluate_handle("b => b.nextElementSibling").as_element()
     assert answer is not None, "no widget after the 'Show model answer' button"
-    assert "widget-htmlmath" in (answer.get_attribute("class") or "")
+    assert "widget-output" in (answer.get_attribute("class") or "")
     assert not answer.is_visible(), "the model answer shows before the click"
     handle.click()
     page.wait_for_function("(el) => el.offsetParent !== null && el.innerText.trim().length > 20",

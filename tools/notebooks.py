@@ -1,0 +1,230 @@
+"""Authoring tool: writes the generated parts of every notebook, and checks that they are up to date.
+
+    python -m tools.notebooks --sync  [NOTEBOOK ...]   rewrite what is stale, print what changed
+    python -m tools.notebooks --check [NOTEBOOK ...]   exit 1 and list the stale notebooks
+
+Without paths: every ``notebooks/*.ipynb``.  Generated, and nothing else touched:
+  (a) the "Open in Colab" badge line in the first markdown cell (it names the notebook's own file);
+  (b) the setup cell, the first code cell (on Colab it clones REPO_URL, so that URL lives only here);
+  (c) the viva appendix, the last cell: every question asked by ``viva.ask([...])`` in the notebook,
+      with its model answer in a collapsed block, for readers on GitHub or of an HTML export.
+To publish a fork: change REPO_URL (and BRANCH), then run ``--sync``.  Outputs are never written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from helpers import viva
+from helpers.files import atomic_write_text
+
+REPO_URL = "https://github.com/activation-lab/activation-lab"
+BRANCH = "main"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+BADGE_START = "[![Open In Colab]"
+APPENDIX_MARKER = "<!-- viva-appendix -->"
+APPENDIX_TITLE = "## Appendix: viva questions and model answers"
+APPENDIX_NOTE = ("_For reading on GitHub or in an HTML export. In Jupyter, answer each question in its widget "
+                 "first, then reveal the model answer there._")
+OLD_VIVA_CELL = re.compile(r"\A\s*<!--\s*viva:")  # the per-question cells that the appendix replaces
+ASK_CALL = re.compile(r"\bviva\.ask\(\s*\[([^\]]*)\]")
+QUOTED = re.compile(r"""["']([^"']+)["']""")
+
+
+# ----------------------------------------------------------------------------- generated text
+
+def colab_badge(notebook_name: str) -> str:
+    """Markdown for the "Open in Colab" badge of one notebook."""
+    path = REPO_URL.removeprefix("https://github.com/")
+    link = f"https://colab.research.google.com/github/{path}/blob/{BRANCH}/notebooks/{notebook_name}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
+
+
+def setup_cell() -> str:
+    """The first code cell of every notebook: on Colab, fetch the lab; everywhere, import helpers."""
+    return f'''# Setup: on Google Colab, fetch the lab (Colab already has torch, torchvision and ipywidgets:
+# nothing is installed). Everywhere: make the shared `helpers` package importable.
+import pathlib, subprocess, sys
+REPO_URL, BRANCH = "{REPO_URL}", "{BRANCH}"
+if "google.colab" in sys.modules and not pathlib.Path("/content/lab/helpers").exists():
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", BRANCH, REPO_URL, "/content/lab"], check=True)
+for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents, pathlib.Path("/content/lab")]:
+    if (folder / "helpers" / "__init__.py").exists():
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        break
+import helpers'''
+
+
+def asked_questions(nb: dict) -> list[str]:
+    """The ids passed to ``viva.ask([...])`` in the notebook's code cells, in order, each once."""
+    ids: list[str] = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            for group in ASK_CALL.findall(_source(cell)):
+                ids += [qid for qid in QUOTED.findall(group) if qid not in ids]
+    return ids
+
+
+def viva_appendix(ids: Sequence[str]) -> str:
+    """The appendix cell's text: each question in bold, its model answer (pending where templated) below."""
+    parts = [APPENDIX_TITLE, APPENDIX_NOTE]
+    for qid in ids:
+        q = viva.question(qid)
+        parts += [f"**{q['question']}**", viva.model_answer_details(q)]
+    return APPENDIX_MARKER + "\n" + "\n\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- one notebook
+
+def _source(cell: dict) -> str:
+    """A cell's source as one string (notebook files may store it as a list of lines)."""
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _set_source(cell: dict, text: str) -> None:
+    """Replace a cell's source, keeping the file's way of storing it (one string or a list of lines)."""
+    cell["source"] = text.splitlines(keepends=True) if isinstance(cell.get("source"), list) else text
+
+
+def _first(nb: dict, kind: str, name: str) -> dict:
+    """The first cell of a kind; a notebook without one cannot carry the generated parts."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == kind:
+            return cell
+    raise ValueError(f"{name} has no {kind} cell (it needs a markdown title with the badge and a setup cell)")
+
+
+def _with_badge(text: str, name: str) -> str:
+    """The first markdown cell's text with its badge line for ``name`` (added under the title if missing)."""
+    lines = text.split("\n")
+    if any(line.startswith(BADGE_START) for line in lines):
+        return "\n".join(colab_badge(name) if line.startswith(BADGE_START) else line for line in lines)
+    return "\n\n".join([lines[0], colab_badge(name), *(["\n".join(lines[1:]).lstrip("\n")] if lines[1:] else [])])
+
+
+def _new_cell(nb: dict, name: str) -> dict:
+    """An empty markdown cell for the appendix, with a stable id like ``c01-viva`` where the format has ids."""
+    cell: dict = {"cell_type": "markdown"}
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5):
+        used = {c.get("id") for c in nb["cells"]}
+        base = "c" + re.sub(r"[^A-Za-z0-9-]", "", Path(name).stem.split("_")[0])[:40] + "-viva"
+        cell["id"] = next(i for i in [base, *(f"{base}-{n}" for n in range(2, len(used) + 3))] if i not in used)
+    return {**cell, "metadata": {}, "source": ""}
+
+
+def _markdown_matching(nb: dict, test: Callable[[str], bool]) -> list[dict]:
+    """The markdown cells whose source passes ``test``."""
+    return [c for c in nb["cells"] if c["cell_type"] == "markdown" and test(_source(c))]
+
+
+def _sync_appendix(nb: dict, name: str) -> list[str]:
+    """Drop the old per-question viva cells and put the appendix last; returns what changed."""
+    ids = asked_questions(nb)
+    unknown = sorted(set(ids) - {q["id"] for q in viva.load_questions()})
+    if unknown:
+        raise ValueError(f"{name} asks unknown viva question(s): {', '.join(unknown)}")
+    old = _markdown_matching(nb, lambda s: OLD_VIVA_CELL.match(s) is not None)
+    found = _markdown_matching(nb, lambda s: s.startswith(APPENDIX_MARKER))
+    rest = [c for c in nb["cells"] if all(c is not x for x in old + found)]
+    changes = [f"removed {len(old)} per-question viva cell(s)"] if old else []
+    if found and not ids:
+        changes.append("removed the viva appendix (no question is asked)")
+    elif len(found) > 1:
+        changes.append(f"removed {len(found) - 1} duplicate viva appendix cell(s)")
+    if ids:
+        cell = found[-1] if found else _new_cell(nb, name)  # of duplicates (a merge?), keep the last
+        if found and [c for c in nb["cells"] if all(c is not x for x in old)][-1] is not cell:
+            changes.append("moved the viva appendix to the end")
+        if _source(cell) != viva_appendix(ids):
+            changes.append("updated the viva appendix" if found else "added the viva appendix")
+            _set_source(cell, viva_appendix(ids))
+        rest.append(cell)
+    nb["cells"] = rest
+    return changes
+
+
+def update(nb: dict, name: str) -> list[str]:
+    """Bring a notebook's generated parts up to date in place; returns what changed (empty: nothing)."""
+    changes = []
+    title = _first(nb, "markdown", name)
+    if _source(title) != _with_badge(_source(title), name):
+        _set_source(title, _with_badge(_source(title), name))
+        changes.append("rewrote the Colab badge")
+    setup = _first(nb, "code", name)
+    if _source(setup) != setup_cell():
+        _set_source(setup, setup_cell())
+        changes.append("rewrote the setup cell")
+    return changes + _sync_appendix(nb, name)
+
+
+# ----------------------------------------------------------------------------- files
+
+def _read(path: Path) -> dict:
+    """A notebook file as plain JSON, so that writing it back changes nothing else."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_notebook(path: str | Path) -> list[str]:
+    """What ``--sync`` would change in one notebook (empty: up to date); the file is not touched."""
+    path = Path(path)
+    return update(copy.deepcopy(_read(path)), path.name)
+
+
+def sync_notebook(path: str | Path) -> list[str]:
+    """Bring one notebook's generated parts up to date and write it (atomically) if anything changed."""
+    path = Path(path)
+    nb = _read(path)
+    changes = update(nb, path.name)
+    if changes:
+        atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return changes
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory where possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``--sync`` or ``--check`` the notebooks named (default: all); 1 if any is stale or broken."""
+    parser = argparse.ArgumentParser(prog="python -m tools.notebooks", description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--sync", action="store_true", help="rewrite badge, setup cell and viva appendix")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a notebook is not up to date")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    stale, status = [], 0
+    for path in paths:
+        try:
+            changes = sync_notebook(path) if args.sync else check_notebook(path)
+        except (OSError, ValueError, KeyError) as err:  # unreadable file, no setup cell, unknown question
+            print(f"{_shown(path)}: {err}", file=sys.stderr)
+            status = 1
+            continue
+        if changes:
+            stale.append(_shown(path))
+            print(f"{_shown(path)}: {'; '.join(changes)}" if args.sync else
+                  f"{_shown(path)}: out of date ({'; '.join(changes)})")
+    if args.check and stale:
+        print(f"Fix with: python -m tools.notebooks --sync {' '.join(stale)}")
+        return 1
+    if not stale and not status:
+        print(f"{len(paths)} notebook(s) up to date.")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
