@@ -64,3 +64,16 @@ def test_all_ten_practical_viva_questions_are_asked_and_shown():
                 shown.update(match.group(1).split())
     assert set(PRACTICAL_VIVA) <= asked and set(PRACTICAL_VIVA) <= shown
     assert asked == shown  # every interactive question also reads on GitHub, and the reverse
+
+
+MAX_CELLS = 35
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_function_defined_in_a_notebook_and_at_most_35_cells(path):
+    """Machinery lives in helpers/, so a notebook reads as a story; one story per notebook keeps it short."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert len(nb["cells"]) <= MAX_CELLS, f"{path.name} has {len(nb['cells'])} cells (at most {MAX_CELLS})"
+    for source in cells(path, "code"):
+        found = re.search(r"^(async\s+)?def\s+\w+", source, flags=re.M)
+        assert found is None, f"{path.name} defines {found.group(0)!r}: move it into helpers/"
