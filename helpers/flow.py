@@ -1,7 +1,10 @@
-"""Measuring gradient flow (notebook 05): per-layer gradient norms, saturation, dead units, a disk cache.
+"""Measuring gradient flow (notebooks 05 and 06): per-layer gradient norms, saturation, dead units,
+a disk cache, and the cached sweeps and try-it panel the two notebooks are built from.
 
-Every function works on an ordinary :class:`~helpers.model.MLP` (``History.model`` after training,
-or ``build_mlp(...)`` for the network at initialisation) and a fixed batch of images.
+The measuring functions work on an ordinary :class:`~helpers.model.MLP` (``History.model`` after
+training, or ``build_mlp(...)`` for the network at initialisation) and a fixed batch of images.
+:func:`sweep` trains several activations together, or loads the result from the disk cache when
+exactly the same configuration was trained before; ``retrain=True`` trains again.
 """
 
 from __future__ import annotations
@@ -13,15 +16,22 @@ import os
 import pickle
 from pathlib import Path
 from statistics import mean
-from typing import Any, Callable, Sequence, TypeVar
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import MNISTTensors, load_mnist
 from .files import atomic_write_bytes
-from .model import ACTIVATIONS, DERIVATIVES, MLP
-from .train import History
+from .model import ACTIVATIONS, DERIVATIVES, INITS, MLP, activation_name, build_mlp
+from .plots import draw_layer_curves, figure_png
+from .report import pct
+from .train import History, Progress, TrainConfig, TrainingDiverged, pick_device, train_together
+
+if TYPE_CHECKING:  # imported lazily at run time: only the try-it panel needs widgets
+    import ipywidgets
 
 T = TypeVar("T")
 
@@ -33,6 +43,7 @@ CACHE_VARIABLE = "LAB_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "cache"
 CACHE_FORMAT = 1  # bump when what a cache file holds changes: older files are then recomputed
 _MAGIC = b"activation-lab-cache\n"
+MNIST_DATA = "MNIST, normalized (0.5, 0.5)"  # the data the notebooks train on, as their cache keys name it
 
 
 # ----------------------------------------------------------------------------- activations
@@ -197,3 +208,147 @@ def cached(key: dict, compute: Callable[[], T], folder: str | Path | None = None
     value = compute()
     atomic_write_bytes(cache_path(key, folder), _encode(key, value))
     return value
+
+
+# ----------------------------------------------------------------------------- cached sweeps
+
+def sweep_key(what: str, config: TrainConfig, activations: Sequence[str], *, data_name: str = MNIST_DATA,
+              **extra: Any) -> dict:
+    """The full configuration of one cached training: what is trained, on which data, with which settings."""
+    return {"what": what, "config": {**asdict(config), "hidden": list(config.hidden)},
+            "activations": [activation_name(a) for a in activations], "data": data_name, **extra}
+
+
+def sweep(what: str, activations: Sequence[str], config: TrainConfig, *, data: MNISTTensors | None = None,
+          data_name: str = MNIST_DATA, progress: bool = True, retrain: bool = False) -> dict[str, History]:
+    """Train several activations together from the same start, or load that result from the disk cache.
+
+    The cache key is :func:`sweep_key`: ``what``, every field of ``config``, the activations and
+    ``data_name`` (describe ``data`` there when it is not the notebooks' MNIST). ``retrain=True``
+    ignores the cache and trains again.
+    """
+    key = sweep_key(what, config, activations, data_name=data_name)
+    return cached(key, lambda: train_together(activations, config, data=data, progress=progress), retrain=retrain)
+
+
+def sweep_catching(what: str, activations: Sequence[str], config: TrainConfig, *, data: MNISTTensors | None = None,
+                   data_name: str = MNIST_DATA, progress: bool = True,
+                   retrain: bool = False) -> tuple[dict[str, History], str | None]:
+    """:func:`sweep` for a run that may diverge: a divergence is a result too.
+
+    Returns (runs, message): the message of :class:`~helpers.train.TrainingDiverged` and what was
+    recorded before the loss became NaN, or (runs, None) when the training finished. Cached like
+    :func:`sweep` (the key says that a divergence was caught).
+    """
+    def compute() -> dict:
+        runs, message = _train_or_diverge(activations, config, data, progress)
+        return {"diverged": message, "runs": runs}
+
+    key = sweep_key(what, config, activations, data_name=data_name, catching="TrainingDiverged")
+    outcome = cached(key, compute, retrain=retrain)
+    return outcome["runs"], outcome["diverged"]
+
+
+def saturation_during_training(activations: Sequence[str], config: TrainConfig, *,
+                               data: MNISTTensors | None = None, data_name: str = MNIST_DATA,
+                               eval_images: int = 1000, progress: bool = True,
+                               retrain: bool = False) -> dict[str, list[tuple[int, list[float]]]]:
+    """Per activation: (iteration, :func:`saturation_per_layer`) at initialisation and during training.
+
+    Measured on the first ``eval_images`` test images, at iteration 0, every few dozen iterations
+    and at the end of every epoch: the engine's callback hands over copies of the networks as they
+    are at that moment (``progress.models()``). Cached like :func:`sweep`.
+    """
+    names = [activation_name(a) for a in activations]
+    data = data if data is not None else load_mnist(pick_device(config.device))
+    x = data.test_x[:eval_images]
+
+    def compute() -> dict[str, list[tuple[int, list[float]]]]:
+        curve = {n: [(0, saturation_per_layer(build_mlp(n, config.seed, hidden=config.hidden,
+                                                         init=config.init).to(x.device), x))] for n in names}
+
+        def measure(state: Progress) -> None:
+            for n, model in state.models().items():
+                curve[n].append((state.iteration, saturation_per_layer(model, x)))
+
+        train_together(names, config, data=data, callback=measure, progress=progress)
+        return curve
+
+    key = sweep_key("saturation during training", config, names, data_name=data_name,
+                    measured_on=f"first {eval_images} test images", threshold=SATURATION_THRESHOLD)
+    return cached(key, compute, retrain=retrain)
+
+
+def separated(a: Sequence[float], b: Sequence[float]) -> bool:
+    """``a`` beats ``b`` on every seed (paired by position), by more than both standard deviations together.
+
+    ``a`` and ``b`` hold one final accuracy per seed; the standard deviations are over the seeds (n - 1).
+    """
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"separated needs the same seeds for both, got {len(a)} and {len(b)} values.")
+    ta, tb = (torch.tensor([float(v) for v in values], dtype=torch.float64) for values in (a, b))
+    spread = (ta.std() + tb.std()).item() if len(ta) > 1 else 0.0
+    return bool((ta > tb).all()) and ta.mean().item() - tb.mean().item() > spread
+
+
+# ----------------------------------------------------------------------------- try it yourself
+
+def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATIONS), *, device: str = "cpu",
+                 width: int = 64, train_size: int = 3000, run_now: bool = True) -> "ipywidgets.VBox":
+    """Sliders and menus (depth, activation, optimizer, init, learning rate) and a **Train** button.
+
+    Each press trains one network for 1 epoch of ``train_size`` images (not cached) and draws its
+    per-layer gradient norms; a divergence is shown, not raised. ``run_now`` trains once at once, so
+    the figure is there from the start. The returned VBox has ``.status`` and ``.picture`` (the
+    widgets showing the result), ``.controls`` (name -> widget) and ``.train()`` (what the button does).
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    controls = {
+        "depth": w.IntSlider(value=6, min=1, max=12, description="depth"),
+        "activation": w.Dropdown(options=list(activations), value=activations[0], description="activation"),
+        "optimizer": w.Dropdown(options=["adam", "sgd"], value="sgd", description="optimizer"),
+        "init": w.Dropdown(options=list(INITS), value="default", description="init"),
+        "lr": w.FloatLogSlider(value=0.01, base=10, min=-4, max=0, step=0.25, description="learning rate"),
+    }
+    button = w.Button(description="Train", button_style="primary")
+    status, picture = w.HTML(), w.Image(format="png")
+
+    def train(_button: Any = None) -> None:
+        c = {k: v.value for k, v in controls.items()}
+        status.value = "training…"
+        cfg = TrainConfig(hidden=(width,) * c["depth"], optimizer=c["optimizer"], init=c["init"], lr=c["lr"],
+                          train_size=train_size, epochs=1, device=device)
+        runs, diverged = _train_or_diverge([c["activation"]], cfg, data, progress=False)
+        h = runs[c["activation"]]
+        note = f"test accuracy {pct(h.test_acc[-1])}" if diverged is None else \
+            "diverged (loss NaN): " + diverged.split(":")[0]
+        fig, ax = plt.subplots(figsize=(12, 4), layout="constrained")
+        draw_layer_curves(ax, layer_series(h), window=5)
+        ax.set(yscale="log", xlabel="iteration", ylabel="‖∂L/∂W_l‖₂",
+               title=f"{c['activation']}, depth {c['depth']}, {c['optimizer']}, init {c['init']}, "
+                     f"lr {c['lr']:.2g}: {note}")
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        picture.value = figure_png(fig)
+        plt.close(fig)
+        ratio = history_ratio(h, "start", window=5) if h.layer_grad_norms else float("nan")
+        status.value = f"{note}; first/last-layer ratio at the start: {ratio:.1e}"
+
+    button.on_click(train)
+    box = w.VBox([w.HBox([controls["depth"], controls["activation"], controls["optimizer"]]),
+                  w.HBox([controls["init"], controls["lr"], button]), status, picture])
+    box.status, box.picture, box.controls, box.train = status, picture, controls, train  # plain attributes
+    if run_now:
+        train()
+    return box
+
+
+def _train_or_diverge(activations: Sequence[str], config: TrainConfig, data: MNISTTensors | None,
+                      progress: bool = True) -> tuple[dict[str, History], str | None]:
+    """(runs, None) after a finished training; (what was recorded, the message) after a divergence."""
+    try:
+        return train_together(activations, config, data=data, progress=progress), None
+    except TrainingDiverged as err:
+        return err.runs, str(err)

@@ -150,3 +150,92 @@ class LivePlot:
             self.handle = display(Image(data=png, format="png"), display_id=True)
         else:
             self.handle.update(Image(data=png, format="png"))
+
+
+# ----------------------------------------------------------------------------- per-layer curves (notebooks 05, 06)
+
+def draw_layer_curves(ax, series, x=None, window: int | None = None, label: str = "layer {i}", fmt: str = "-",
+                      **style) -> list:
+    """One line per layer on ``ax``, input side first, coloured along viridis (dark: layer 1, yellow: the last).
+
+    ``series`` holds one sequence of values per layer; ``x`` the shared x values (default 0, 1, 2, …);
+    ``window`` smooths each line with a moving average; ``label`` is formatted with the layer number
+    ``i`` (1 = input side); ``fmt`` and ``style`` go to ``ax.plot``. Returns the lines drawn.
+    """
+    series = [list(values) for values in series]
+    cmap = plt.get_cmap("viridis")
+    lines = []
+    for i, values in enumerate(series):
+        values = smooth(values, window) if window else values
+        xs = list(x) if x is not None else list(range(len(values)))
+        lines += ax.plot(xs, values, fmt, color=cmap(i / max(1, len(series) - 1)), label=label.format(i=i + 1),
+                         **style)
+    return lines
+
+
+def plot_layer_norms(runs: Mapping[str, History], title: str, window: int = 10) -> Figure:
+    """Per activation, each Linear layer's weight-gradient norm per iteration (moving average), log scale,
+    with the global norm dashed."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(16, 4.2), sharey=True, layout="constrained", squeeze=False)
+    axes = list(axes.flat)
+    for ax, (name, h) in zip(axes, runs.items()):
+        draw_layer_curves(ax, zip(*h.layer_grad_norms), window=window)
+        ax.plot(smooth(h.grad_norm, window), "k--", linewidth=1, label="global norm")
+        ax.set(title=f"{name}", xlabel="iteration", yscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("‖∂L/∂W_l‖₂ (moving average)")
+    axes[-1].legend(fontsize=7, loc="lower right", ncol=2)
+    fig.suptitle(title)
+    return fig
+
+
+def _measured(name: str) -> str:
+    return "dead units" if name == "ReLU" else "saturated values"
+
+
+def plot_saturation_during_training(curve: Mapping[str, list[tuple[int, list[float]]]]) -> Figure:
+    """Per activation, the saturated (Sigmoid, Tanh) or dead (ReLU) share of each hidden layer against the
+    iteration, from ``flow.saturation_during_training``."""
+    fig, axes = plt.subplots(1, len(curve), figsize=(16, 4), sharey=True, layout="constrained", squeeze=False)
+    for ax, (name, points) in zip(axes.flat, curve.items()):
+        per_layer = zip(*[[100 * v for v in values] for _, values in points])
+        draw_layer_curves(ax, per_layer, x=[i for i, _ in points], fmt="o-", ms=3)
+        ax.set(title=f"{name}: {_measured(name)} during training", xlabel="iteration", ylabel="%")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_layer_profiles(profiles: Mapping[str, Mapping[str, list[float]]],
+                        title: str | Mapping[str, str] = "{name}", *, ylabel: str | None = None,
+                        yscale: str | None = None, percent: bool = False,
+                        styles: tuple[str, ...] = ("o:", "s--", "D-")) -> Figure:
+    """One panel per activation, one line per setting: a value per hidden layer (x: layer 1, 2, …).
+
+    ``profiles`` is {setting (e.g. "initialisation", "he"): {activation: [value per hidden layer]}};
+    ``title`` is formatted with the activation's ``name`` (or maps each name to its title); ``percent``
+    shows values × 100.
+    """
+    names = list(next(iter(profiles.values())))
+    fig, axes = plt.subplots(1, len(names), figsize=(16, 4), sharey=True, layout="constrained", squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for (setting, values), style in zip(profiles.items(), styles):
+            layers = range(1, len(values[name]) + 1)
+            ax.plot(layers, [100 * v if percent else v for v in values[name]], style, label=setting,
+                    color=COLORS.get(name))
+        ax.set(title=title[name] if isinstance(title, Mapping) else title.format(name=name), xlabel="hidden layer",
+               xticks=layers)
+        if ylabel:
+            ax.set_ylabel(ylabel)
+        if yscale:
+            ax.set_yscale(yscale)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_saturation_by_stage(saturation: Mapping[str, Mapping[str, list[float]]]) -> Figure:
+    """``plot_layer_profiles`` of the saturated / dead share per hidden layer, one line per stage of training."""
+    titles = {name: f"{name}: " + ("dead units (0 for every image measured)" if name == "ReLU" else _measured(name))
+              for name in next(iter(saturation.values()))}
+    return plot_layer_profiles(saturation, titles, ylabel="%", percent=True)

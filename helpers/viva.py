@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # imported lazily at run time: the command line needs no widg
     import ipywidgets
 
 QUESTIONS_FILE = Path(__file__).with_name("viva_questions.json")
-NOTEBOOKS = ("01", "02", "03", "04", "05")
+NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
 ANSWERS_VARIABLE = "LAB_ANSWERS"  # names the answers file instead of ./answers.json
 DEFAULT_ANSWERS = "answers.json"
 NO_ANSWER = "_(no answer yet)_"
@@ -93,7 +93,7 @@ def question(id: str) -> dict:
 
 
 def questions_for(notebook: str) -> list[dict]:
-    """The questions of one notebook ("01" ... "05"), in file order."""
+    """The questions of one notebook ("01" ... "06"), in file order."""
     return [q for q in load_questions() if q["notebook"] == str(notebook).zfill(2)]
 
 

@@ -25,9 +25,14 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     return random_batch(32)
 
 
+def noise_data(n_train: int = 640, n_test: int = 200, seed: int = 123) -> MNISTTensors:
+    """Random 'images' with random labels, shaped like MNIST: fast engine tests."""
+    g = torch.Generator().manual_seed(seed)
+    return MNISTTensors(torch.randn(n_train, 784, generator=g), torch.randint(0, 10, (n_train,), generator=g),
+                        torch.randn(n_test, 784, generator=g), torch.randint(0, 10, (n_test,), generator=g))
+
+
 @pytest.fixture
 def tiny_data() -> MNISTTensors:
-    """640 training and 200 test 'images' of random noise with random labels: fast engine tests."""
-    g = torch.Generator().manual_seed(123)
-    return MNISTTensors(torch.randn(640, 784, generator=g), torch.randint(0, 10, (640,), generator=g),
-                        torch.randn(200, 784, generator=g), torch.randint(0, 10, (200,), generator=g))
+    """640 training and 200 test images of noise."""
+    return noise_data()

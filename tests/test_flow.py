@@ -1,4 +1,5 @@
-"""Tests for helpers/flow.py: hooks, saturation and dead-unit counts, gradient ratios, the disk cache."""
+"""Tests for helpers/flow.py: hooks, saturation and dead-unit counts, gradient ratios, the disk cache,
+the cached sweeps and the try-it panel; and the per-layer figures of helpers/plots.py."""
 
 from __future__ import annotations
 
@@ -9,24 +10,22 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import History, build_mlp, train_together
+import helpers.flow as flow
+from helpers import History, TrainConfig, build_mlp, train_together
+from conftest import noise_data
 from helpers.data import MNISTTensors
-from helpers.flow import (CACHE_VARIABLE, SATURATION_THRESHOLD, activation_variance, cache_dir, cache_path,
-                          cached, capture_activations, dead_fraction, derivative_from_output, first_last_ratio,
-                          history_ratio, key_json, layer_grad_norms_at_init, layer_series, load_cached, mean_std,
-                          saturated_fraction, saturation_per_layer)
+from helpers.flow import (CACHE_VARIABLE, MNIST_DATA, SATURATION_THRESHOLD, activation_variance, cache_dir,
+                          cache_path, cached, capture_activations, dead_fraction, derivative_from_output,
+                          first_last_ratio, history_ratio, key_json, layer_grad_norms_at_init, layer_series,
+                          load_cached, mean_std, saturated_fraction, saturation_during_training, saturation_per_layer,
+                          separated, sweep, sweep_catching, sweep_key, try_it_panel)
+from helpers.plots import (draw_layer_curves, plot_layer_norms, plot_layer_profiles, plot_saturation_by_stage,
+                           plot_saturation_during_training)
 
 
-@pytest.fixture
-def batch():
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(32, 784, generator=g), torch.randint(0, 10, (32,), generator=g)
-
-
-def tiny_data(n_train: int = 128, n_test: int = 64) -> MNISTTensors:
-    g = torch.Generator().manual_seed(1)
-    return MNISTTensors(torch.randn(n_train, 784, generator=g), torch.randint(0, 10, (n_train,), generator=g),
-                        torch.randn(n_test, 784, generator=g), torch.randint(0, 10, (n_test,), generator=g))
+def tiny_data(n_train: int = 128) -> MNISTTensors:
+    """Smaller than the shared fixture: these tests train many times."""
+    return noise_data(n_train, 64, seed=1)
 
 
 # ----------------------------------------------------------------------------- hooks
@@ -246,3 +245,149 @@ def test_cache_round_trips_histories_with_their_models(tmp_path):
     x = torch.randn(4, 784)
     assert torch.equal(back["Tanh"].model(x), runs["Tanh"].model(x))
     assert math.isfinite(back["Tanh"].loss[0])
+
+
+# ----------------------------------------------------------------------------- cached sweeps
+
+TINY = TrainConfig(hidden=(16, 16, 16), train_size=128, batch_size=32, epochs=1, device="cpu")
+EXPLODING = TrainConfig(hidden=(16,) * 4, init="he", optimizer="sgd", momentum=0.9, lr=10.0, train_size=128,
+                        batch_size=32, epochs=2, device="cpu")  # LeakyReLU: the loss is inf at iteration 4
+
+
+@pytest.fixture
+def trainings(monkeypatch, tmp_path):
+    """Cache in a temporary folder; counts the trainings flow starts (a cache hit starts none)."""
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return train_together(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "train_together", counting)
+    return calls
+
+
+def test_sweep_key_holds_the_full_configuration():
+    key = sweep_key("depth", TINY, ["relu", "Sigmoid"])
+    assert key == {"what": "depth", "config": {**TINY.__dict__, "hidden": [16, 16, 16]},
+                   "activations": ["ReLU", "Sigmoid"], "data": MNIST_DATA}
+    assert key_json(key)  # plain JSON
+    assert sweep_key("depth", TINY, ["ReLU"], data_name="noise")["data"] == "noise"
+    assert sweep_key("depth", TINY, ["ReLU"], extra=1)["extra"] == 1
+
+
+def test_sweep_trains_once_then_loads_from_the_cache(trainings, tmp_path):
+    first = sweep("tiny", ["Sigmoid", "ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
+    assert len(trainings) == 1 and cache_path(sweep_key("tiny", TINY, ["Sigmoid", "ReLU"], data_name="noise")).exists()
+    again = sweep("tiny", ["Sigmoid", "ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
+    assert len(trainings) == 1  # a hit: nothing trained
+    assert {n: h.to_dict() for n, h in again.items()} == {n: h.to_dict() for n, h in first.items()}
+    assert torch.equal(again["ReLU"].model(torch.ones(2, 784)), first["ReLU"].model(torch.ones(2, 784)))
+    # any other setting, activation list or data description is another key: a miss
+    sweep("tiny", ["Sigmoid", "ReLU"], TrainConfig(**{**TINY.__dict__, "lr": 0.01}), data=tiny_data(),
+          data_name="noise", progress=False)
+    sweep("tiny", ["ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
+    sweep("tiny", ["Sigmoid", "ReLU"], TINY, data=tiny_data(), data_name="other noise", progress=False)
+    assert len(trainings) == 4
+    sweep("tiny", ["Sigmoid", "ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False, retrain=True)
+    assert len(trainings) == 5 and len(list(tmp_path.glob("*.pkl"))) == 4
+
+
+def test_sweep_catching_returns_what_was_recorded_before_the_divergence(trainings):
+    runs, message = sweep_catching("explode", ["LeakyReLU"], EXPLODING, data=tiny_data(), data_name="noise",
+                                   progress=False)
+    h = runs["LeakyReLU"]
+    assert message is not None and "NaN or infinite" in message
+    assert 0 < len(h.loss) < 8 and not h.test_acc and all(math.isfinite(v) for v in h.loss)
+    assert sweep_catching("explode", ["LeakyReLU"], EXPLODING, data=tiny_data(), data_name="noise",
+                          progress=False)[1] == message
+    assert len(trainings) == 1  # the divergence was cached too
+    clipped = TrainConfig(**{**EXPLODING.__dict__, "clip_grad_norm": 1.0, "lr": 0.01})
+    runs, message = sweep_catching("explode", ["LeakyReLU"], clipped, data=tiny_data(), data_name="noise",
+                                   progress=False)
+    assert message is None and len(runs["LeakyReLU"].test_acc) == 2
+    # a plain sweep of the same configuration holds another kind of result: the two never share a file
+    assert not cache_path(sweep_key("explode", clipped, ["LeakyReLU"], data_name="noise")).exists()
+
+
+def test_saturation_during_training_measures_at_start_and_every_epoch(trainings):
+    config = TrainConfig(**{**TINY.__dict__, "epochs": 2})
+    curve = saturation_during_training(["Sigmoid", "ReLU"], config, data=tiny_data(), data_name="noise",
+                                       eval_images=32, progress=False)
+    assert list(curve) == ["Sigmoid", "ReLU"]
+    assert [i for i, _ in curve["ReLU"]] == [0, 4, 8]  # 4 iterations per epoch; flushes come every 50
+    assert all(len(values) == 3 and all(0 <= v <= 1 for v in values) for n in curve for _, values in curve[n])
+    x = tiny_data().test_x[:32]
+    assert curve["Sigmoid"][0][1] == saturation_per_layer(build_mlp("Sigmoid", 0, hidden=(16, 16, 16)), x)
+    again = saturation_during_training(["Sigmoid", "ReLU"], config, data=tiny_data(), data_name="noise",
+                                       eval_images=32, progress=False)
+    assert again == curve and len(trainings) == 1
+    saturation_during_training(["Sigmoid", "ReLU"], config, data=tiny_data(), data_name="noise", eval_images=16,
+                               progress=False)
+    assert len(trainings) == 2  # measured on other images: another key
+
+
+def test_separated_needs_every_seed_and_a_gap_beyond_both_spreads():
+    assert separated([0.95, 0.96, 0.97], [0.90, 0.91, 0.92])
+    assert not separated([0.95, 0.96, 0.97], [0.90, 0.91, 0.98])  # loses on one seed
+    assert not separated([0.90, 0.96, 0.99], [0.89, 0.95, 0.98])  # better everywhere, but within the spread
+    assert not separated([0.90, 0.91, 0.92], [0.95, 0.96, 0.97])
+    assert separated(torch.tensor([0.95, 0.96]), torch.tensor([0.90, 0.91]))
+    assert separated([0.9], [0.8]) and not separated([0.8], [0.8])
+    with pytest.raises(ValueError):
+        separated([0.9, 0.8], [0.7])
+
+
+# ----------------------------------------------------------------------------- figures and the try-it panel
+
+def test_draw_layer_curves_draws_one_line_per_layer():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    series = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
+    lines = draw_layer_curves(ax, series)
+    assert len(lines) == len(ax.lines) == 3
+    assert [l.get_label() for l in lines] == ["layer 1", "layer 2", "layer 3"]
+    assert len({l.get_color() for l in lines}) == 3  # viridis, one colour per layer
+    assert list(lines[1].get_xdata()) == [0, 1, 2] and list(lines[1].get_ydata()) == [4.0, 5.0, 6.0]
+    lines = draw_layer_curves(ax, iter(series[:2]), x=[10, 20, 30], window=2, label="L{i}", fmt="o-")
+    assert list(lines[0].get_xdata()) == [10, 20, 30] and list(lines[0].get_ydata()) == [1.0, 1.5, 2.5]
+    assert lines[0].get_label() == "L1" and lines[0].get_marker() == "o"
+    plt.close(fig)
+
+
+def test_per_layer_figures():
+    import matplotlib.pyplot as plt
+
+    runs = train_together(["Sigmoid", "ReLU"], TINY, progress=False, data=tiny_data())
+    fig = plot_layer_norms(runs, "title")
+    assert [len(ax.lines) for ax in fig.axes] == [4 + 1, 4 + 1]  # 4 Linear layers and the global norm
+    curve = {"Sigmoid": [(0, [0.0, 0.5]), (4, [0.25, 1.0])], "ReLU": [(0, [0.0, 0.0]), (4, [0.5, 0.0])]}
+    fig2 = plot_saturation_during_training(curve)
+    assert [len(ax.lines) for ax in fig2.axes] == [2, 2]
+    assert list(fig2.axes[0].lines[1].get_ydata()) == [50.0, 100.0]
+    profiles = {"start": {"Sigmoid": [0.1, 0.2, 0.3], "ReLU": [0.0, 0.0, 0.1]},
+                "end": {"Sigmoid": [0.3, 0.2, 0.1], "ReLU": [0.1, 0.0, 0.0]}}
+    fig3 = plot_layer_profiles(profiles, "{name}: variance", yscale="log")
+    assert [ax.get_title() for ax in fig3.axes] == ["Sigmoid: variance", "ReLU: variance"]
+    assert [len(ax.lines) for ax in fig3.axes] == [2, 2] and fig3.axes[0].get_yscale() == "log"
+    fig4 = plot_saturation_by_stage(profiles)
+    assert "dead units" in fig4.axes[1].get_title() and list(fig4.axes[0].lines[0].get_ydata()) == \
+        pytest.approx([10.0, 20.0, 30.0])
+    for f in (fig, fig2, fig3, fig4):
+        plt.close(f)
+
+
+def test_try_it_panel_trains_and_shows_a_divergence():
+    panel = try_it_panel(tiny_data(640), ["Sigmoid", "LeakyReLU"], train_size=640)
+    assert len(panel.picture.value) > 1000 and "test accuracy" in panel.status.value and "ratio" in panel.status.value
+    assert set(panel.controls) == {"depth", "activation", "optimizer", "init", "lr"}
+    first = panel.picture.value
+    for name, value in (("activation", "LeakyReLU"), ("init", "he"), ("depth", 8), ("lr", 1.0)):
+        panel.controls[name].value = value
+    panel.train()  # SGD, lr 1: the loss is inf at iteration 6 of 10
+    assert panel.status.value.startswith("diverged (loss NaN): The loss of LeakyReLU became NaN")
+    assert "ratio" in panel.status.value and panel.picture.value != first
+    quiet = try_it_panel(tiny_data(), run_now=False)
+    assert quiet.picture.value == b"" and quiet.status.value == ""

@@ -79,3 +79,21 @@ def test_all_ten_practical_viva_questions_are_asked_and_shown():
     shown = [q for path in NOTEBOOKS for q in appendix_questions(path)]
     assert set(PRACTICAL_VIVA) <= set(asked_ids)
     assert shown == [viva.question(i)["question"] for i in asked_ids]  # each asked question reads on GitHub too
+
+
+MAX_CELLS = 35
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_function_defined_in_a_notebook(path):
+    """Machinery lives in helpers/, so a notebook reads as a story."""
+    for source in cells(path, "code"):
+        found = re.search(r"^(async\s+)?def\s+\w+", source, flags=re.M)
+        assert found is None, f"{path.name} defines {found.group(0)!r}: move it into helpers/"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in ("05", "06")], ids=lambda p: p.name)
+def test_gradient_flow_notebooks_fit_one_sitting(path):
+    """The gradient-flow story is two notebooks of one lab session each (the old 05 had 60 cells)."""
+    cells_in = len(json.loads(path.read_text(encoding="utf-8"))["cells"])
+    assert cells_in <= MAX_CELLS, f"{path.name} has {cells_in} cells (at most {MAX_CELLS})"

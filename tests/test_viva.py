@@ -17,7 +17,7 @@ PRACTICAL = {
 }
 MULTIPLE_CHOICE = ["why-nonlinear", "relu-vanishing", "relu-disadvantage", "zero-centred", "ranges"]
 EXTRA = {"normalize": "02", "grad-norm-curve": "03", "layer-ratio": "05", "depth-sigmoid": "05",
-         "adam-vs-sgd": "05", "init-variance": "05", "clipping": "05"}
+         "adam-vs-sgd": "05", "init-variance": "06", "clipping": "06"}
 FILL = viva.best_fill({"Sigmoid": 0.9512, "Tanh": 0.9634, "ReLU": 0.9781})
 
 
