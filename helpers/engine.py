@@ -28,7 +28,8 @@ CHAIN_RULE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch
     "ReLU": lambda upstream, z, a: upstream.masked_fill(z <= 0, 0.0),
 }
 # Private fast path: the fused kernels autograd itself calls, one pass over memory instead of two or three.
-# Measured gain: see ``PRIVATE_GAINS``.  Used only when ``private_fast_paths()`` found them present and agreeing.
+# Measured gain: the comparison (3 activations, 1 epoch, 2-core CPU, 6 interleaved runs each) took a median
+# 2.15 s with them and 2.28 s without (6 %).  Used only when ``private_fast_paths()`` found them agreeing.
 _FUSED_CHAIN_RULE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "Sigmoid": lambda upstream, z, a: torch.ops.aten.sigmoid_backward(upstream, a),
     "Tanh": lambda upstream, z, a: torch.ops.aten.tanh_backward(upstream, a),
@@ -52,6 +53,8 @@ class FusedAdam:
     ``torch.optim.Adam.step`` spends about 0.3 ms per call on Python bookkeeping (hooks, state checks,
     a dozen tiny tensor copies).  This keeps the same state and calls the same private kernel, so it is
     used only when ``private_fast_paths()`` found it computing what ``torch.optim.Adam`` computes.
+    Measured gain: the comparison (3 activations, 1 epoch, 2-core CPU, 6 interleaved runs each) took a
+    median 2.15 s with it and 2.35 s with ``torch.optim.Adam(fused=True)`` (9 %).
     """
 
     def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
@@ -80,12 +83,6 @@ def adam(params, lr: float, device: torch.device) -> FusedAdam | torch.optim.Ada
 
 
 # ----------------------------------------------------------------------------- the start-up check
-
-# What each private path saved, measured on the 2-core CPU this lab is developed on: 3 activations x 1 epoch,
-# the variants interleaved in one process (see the note of the issue that introduced this check).
-PRIVATE_GAINS = {"adam": "FusedAdam vs torch.optim.Adam(fused=True): 1.93 s vs 2.21 s per epoch (13 %)",
-                 "backward": "fused kernels vs CHAIN_RULE: 1.93 s vs 2.09 s per epoch (8 %)"}
-
 
 @lru_cache(maxsize=1)
 def private_fast_paths() -> frozenset[str]:
