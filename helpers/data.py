@@ -80,14 +80,19 @@ def _check_file(path: Path, size: int, md5: str) -> None:
 
 def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) -> None:
     """Decompress one bundled file into ``target`` atomically, checking size and md5 first."""
+    def cannot_write(err: OSError) -> DataError:
+        return DataError(f"Cannot write MNIST into {target.parent} ({err.strerror or err}). "
+                         f"Set {DATA_DIR_VARIABLE} to a writable folder.")
+
+    def damaged(problem: str) -> DataError:
+        return DataError(f"The bundled copy {bundle} {problem}. Restore it with `git checkout -- "
+                         f"{_relative(bundle)}` (or delete it to let torchvision download MNIST).")
+
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
     except OSError as err:
-        raise DataError(
-            f"Cannot write MNIST into {target.parent} ({err.strerror or err}). "
-            f"Set {DATA_DIR_VARIABLE} to a writable folder."
-        ) from None
+        raise cannot_write(err) from None
     tmp = Path(tmp_name)
     try:
         digest, written = hashlib.md5(), 0
@@ -97,24 +102,13 @@ def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) 
                 written += len(block)
                 dst.write(block)
         if (written, digest.hexdigest()) != (size, md5):
-            raise DataError(
-                f"The bundled copy {bundle} is corrupt: it unpacks to {written} bytes "
-                f"with md5 {digest.hexdigest()}, expected {size} bytes with md5 {md5}. "
-                f"Restore it with `git checkout -- {_relative(bundle)}` (or delete it to "
-                f"let torchvision download MNIST)."
-            )
+            raise damaged(f"is corrupt: it unpacks to {written} bytes with md5 {digest.hexdigest()}, "
+                          f"expected {size} bytes with md5 {md5}")
         os.replace(tmp, target)
     except (lzma.LZMAError, EOFError) as err:
-        raise DataError(
-            f"The bundled copy {bundle} is truncated or not an .xz file ({err}). "
-            f"Restore it with `git checkout -- {_relative(bundle)}` (or delete it to "
-            f"let torchvision download MNIST)."
-        ) from None
+        raise damaged(f"is truncated or not an .xz file ({err})") from None
     except OSError as err:
-        raise DataError(
-            f"Cannot write MNIST into {target.parent} ({err.strerror or err}). "
-            f"Set {DATA_DIR_VARIABLE} to a writable folder."
-        ) from None
+        raise cannot_write(err) from None
     finally:
         tmp.unlink(missing_ok=True)
 

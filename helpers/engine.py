@@ -93,9 +93,8 @@ def private_fast_paths() -> frozenset[str]:
     """
     if os.environ.get(PUBLIC_ONLY_VARIABLE, "").strip() == "1":
         return frozenset()
-    checks = {"adam": _fused_adam_agrees, "backward": _fused_chain_rule_agrees}
     found = set()
-    for name, check in checks.items():
+    for name, check in (("adam", _fused_adam_agrees), ("backward", _fused_chain_rule_agrees)):
         try:
             if check():
                 found.add(name)
@@ -107,24 +106,19 @@ def private_fast_paths() -> frozenset[str]:
 def _fused_chain_rule_agrees() -> bool:
     g = torch.Generator().manual_seed(0)
     z = torch.cat([torch.linspace(-8, 8, 401), torch.randn(600, generator=g)])  # includes z = 0
-    upstream = torch.randn(z.shape, generator=g)
-    for name in CHAIN_RULE:
-        a = make_activation(name)(z)
-        if not torch.allclose(_FUSED_CHAIN_RULE[name](upstream, z, a), CHAIN_RULE[name](upstream, z, a),
-                              rtol=1e-6, atol=1e-7):
-            return False
-    return True
+    upstream, close = torch.randn(z.shape, generator=g), lambda p, q: torch.allclose(p, q, rtol=1e-6, atol=1e-7)
+    return all(close(_FUSED_CHAIN_RULE[n](upstream, z, a), CHAIN_RULE[n](upstream, z, a))
+               for n in CHAIN_RULE for a in [make_activation(n)(z)])
 
 
 def _fused_adam_agrees() -> bool:
     g = torch.Generator().manual_seed(0)
     start = [torch.randn(7, 5, generator=g), torch.randn(5, generator=g)]
-    ours = [nn.Parameter(p.clone()) for p in start]
-    theirs = [nn.Parameter(p.clone()) for p in start]
-    steps = (FusedAdam(ours, lr=0.1), torch.optim.Adam(theirs, lr=0.1, foreach=False))  # the plain algorithm
+    ours, theirs = [nn.Parameter(p.clone()) for p in start], [nn.Parameter(p.clone()) for p in start]
+    optimizers = (FusedAdam(ours, lr=0.1), torch.optim.Adam(theirs, lr=0.1, foreach=False))  # the plain algorithm
     for _ in range(3):
         grads = [torch.randn(p.shape, generator=g) for p in start]
-        for params, optimizer in zip((ours, theirs), steps):
+        for params, optimizer in zip((ours, theirs), optimizers):
             for p, grad in zip(params, grads):
                 p.grad = grad.clone()
             optimizer.step()
