@@ -265,7 +265,10 @@ def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors
 def _train_epoch(t: _Training, epoch: int) -> torch.Tensor:
     """One pass over the shuffled training set; returns each model's count of correct predictions."""
     config, model = t.config, t.model
-    order = torch.randperm(len(t.x), generator=t.generator).to(t.x.device)  # DataLoader(shuffle=True)
+    # The order DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed)) gives: each epoch it
+    # draws a seed for its workers from the generator, then a random permutation (helpers.practical uses it).
+    torch.empty((), dtype=torch.int64).random_(generator=t.generator)
+    order = torch.randperm(len(t.x), generator=t.generator).to(t.x.device)
     rows: list[torch.Tensor] = []  # per iteration: [M, 2 + L] = loss, global norm, layer norms
     correct = torch.zeros(len(t.runs), dtype=torch.long, device=t.x.device)
     flushed = 0
