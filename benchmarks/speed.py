@@ -4,7 +4,8 @@
     python -m benchmarks.speed --epochs 1 --activations ReLU   # a quick check
 
 Parts, each in a fresh Python process (clean memory and thread state):
-  (a) benchmarks/practical.py: DataLoader + per-image transforms + per-parameter .item() norms;
+  (a) helpers.practical.train_plain, the practical's loop: DataLoader + per-image transforms + per-parameter
+      .item() norms (the same function notebook 03 shows and runs);
   (b) helpers.train_together: the same activations, epochs, batch size, optimizer and
       recorded metrics (per-iteration loss and gradient norm, per-epoch train and test accuracy);
   (c) (b) with notebook 03's live plot attached.
@@ -36,19 +37,20 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def part_practical(activations: list[str], epochs: int, seed: int, root: str, flush_denormal: bool = False) -> dict:
-    # No `import helpers` in this process: helpers switches on flush-to-zero for denormal
-    # floats at import, an engineering choice of ours that the practical's script does not make.
-    # (a') switches it on here, before PyTorch starts its threads, to show what it alone is worth.
+def part_practical(activations: list[str], epochs: int, seed: int, flush_denormal: bool = False) -> dict:
+    """(a): the practical's loop, ``helpers.practical.train_plain``, once per activation."""
     import torch
 
-    torch.set_flush_denormal(flush_denormal)
-    from benchmarks.practical import run_practical
+    import helpers.practical
 
+    # Importing helpers switches on flush-to-zero for denormal floats, an engineering choice of ours that
+    # the practical's script does not make: switched back here, before PyTorch starts its threads.
+    # (a') keeps it on, to show what it alone is worth.
+    torch.set_flush_denormal(flush_denormal)
     start = time.perf_counter()
-    runs = {a: run_practical(a, epochs, root, seed=seed) for a in activations}
-    return {"seconds": time.perf_counter() - start, "test_acc": {a: r["test_acc"] for a, r in runs.items()},
-            "iterations": {a: len(r["loss"]) for a, r in runs.items()}}
+    runs = {a: helpers.practical.train_plain(a, epochs, seed=seed) for a in activations}
+    return {"seconds": time.perf_counter() - start, "test_acc": {a: h.test_acc[-1] for a, h in runs.items()},
+            "iterations": {a: len(h.loss) for a, h in runs.items()}}
 
 
 def part_engine(activations: list[str], epochs: int, seed: int, live: bool) -> dict:
@@ -70,7 +72,7 @@ def part_engine(activations: list[str], epochs: int, seed: int, live: bool) -> d
 def run_part(name: str, args: argparse.Namespace) -> dict:
     """Run one part in a child process and return its JSON report (with its peak memory)."""
     cmd = [sys.executable, "-m", "benchmarks.speed", "--part", name, "--epochs", str(args.epochs),
-           "--seed", str(args.seed), "--root", args.root, "--activations", *args.activations]
+           "--seed", str(args.seed), "--activations", *args.activations]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"part {name} failed:\n{done.stderr.strip()}")
@@ -87,14 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-ftz-baseline", action="store_true",
                         help="also time (a') the practical's script with denormals flushed to zero")
     parser.add_argument("--part", choices=["practical", "practical_ftz", "engine", "live"], help=argparse.SUPPRESS)
-    parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.pairs < 1:
         parser.error("--pairs must be at least 1")
 
     if args.part:  # child process: do one part, print one JSON line
         if args.part.startswith("practical"):
-            report = part_practical(args.activations, args.epochs, args.seed, args.root,
+            report = part_practical(args.activations, args.epochs, args.seed,
                                     flush_denormal=args.part == "practical_ftz")
         else:
             report = part_engine(args.activations, args.epochs, args.seed, live=args.part == "live")
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.model import activation_name
 
     args.activations = [activation_name(a) for a in args.activations]
-    args.root = str(ensure_mnist())  # unpacked and checked once, here, for every part
+    ensure_mnist()  # unpacked and checked once, here, for every part
     print(f"benchmark: {' '.join(args.activations)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, "
           f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     engine_runs, a = [run_part("engine", args)], run_part("practical", args)

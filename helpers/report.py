@@ -41,6 +41,23 @@ def summary_rows(runs: Mapping[str, History]) -> list[dict]:
              "seconds": h.seconds} for name, h in runs.items()]
 
 
+def max_relative_difference(a: list[float], b: list[float]) -> float:
+    """Largest |a_i - b_i| / |b_i| over the positions both lists have."""
+    n = min(len(a), len(b))
+    x, y = torch.tensor(a[:n], dtype=torch.float64), torch.tensor(b[:n], dtype=torch.float64)
+    return ((x - y).abs() / y.abs()).max().item()
+
+
+def side_by_side(plain: History, fast: History, iterations: tuple[int, ...] = (1, 2, 3, 100, 200, 300)) -> str:
+    """Markdown table: loss and gradient norm of two runs at a few iterations (1 = the first)."""
+    lines = ["| iteration | loss, plain loop | loss, engine | gradient norm, plain loop | gradient norm, engine |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    for i in (i for i in iterations if i <= min(len(plain.loss), len(fast.loss))):
+        lines.append(f"| {i} | {plain.loss[i - 1]:.7f} | {fast.loss[i - 1]:.7f} | "
+                     f"{plain.grad_norm[i - 1]:.7f} | {fast.grad_norm[i - 1]:.7f} |")
+    return "\n".join(lines)
+
+
 def ranking(values: Mapping[str, float]) -> list[str]:
     """Names from the highest value to the lowest."""
     return sorted(values, key=values.get, reverse=True)
