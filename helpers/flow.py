@@ -115,6 +115,14 @@ def layer_grad_norms_at_init(model: MLP, x: torch.Tensor, y: torch.Tensor) -> li
     return [g.norm().item() for g in grads]
 
 
+@torch.no_grad()
+def scale_weights(model: MLP, gain: float) -> MLP:
+    """Multiply every Linear weight of ``model`` by ``gain`` (in place; returns the model): too large or too small an init."""
+    for layer in model.linears():
+        layer.weight.mul_(gain)
+    return model
+
+
 def first_last_ratio(norms: Sequence[float]) -> float:
     """First layer's gradient norm divided by the last layer's (well below 1: vanishing; well above: exploding)."""
     return norms[0] / norms[-1]
