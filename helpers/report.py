@@ -129,3 +129,75 @@ def norm_story(history: History, window: int = 50) -> NormStory:
     return NormStory(start=mean(history.grad_norm[:20]), peak=peak,
                      peak_iteration=window + smoothed.index(peak) + 1, last_epoch=mean(last),
                      last_epoch_spread=(max(last_smooth) - min(last_smooth)) / mean(last_smooth))
+
+
+# ----------------------------------------------------------------------------- several seeds
+
+# 97.5 % quantiles of Student's t distribution by degrees of freedom: a 95 % interval for a mean of few values.
+_T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+          12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t_975(df: int) -> float:
+    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (the next tabulated df below)."""
+    if df < 1:
+        raise ValueError("a confidence interval needs at least two values (df >= 1).")
+    return _T_975[max(k for k in _T_975 if k <= df)] if df <= 30 else 1.96
+
+
+@dataclass
+class PairedDifference:
+    """Test accuracy of ``a`` minus that of ``b``, seed by seed (the same seed: the same weights and batches)."""
+
+    a: str
+    b: str
+    differences: list[float]
+
+    @property
+    def mean(self) -> float:
+        return mean(self.differences)
+
+    @property
+    def std(self) -> float:
+        return float(torch.tensor(self.differences, dtype=torch.float64).std())
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95 % confidence interval of the mean difference (t distribution, n - 1 degrees of freedom)."""
+        half = t_975(len(self.differences) - 1) * self.std / len(self.differences) ** 0.5
+        return self.mean - half, self.mean + half
+
+    @property
+    def resolved(self) -> bool:
+        """The interval excludes 0: these seeds say which of the two is better at these settings."""
+        low, high = self.interval
+        return low > 0 or high < 0
+
+
+def paired_differences(final: Mapping[str, list[float]]) -> list[PairedDifference]:
+    """Every pair of activations, better mean first: ``final`` maps each to its test accuracy per seed."""
+    order = ranking({name: mean(values) for name, values in final.items()})
+    return [PairedDifference(a, b, [x - y for x, y in zip(final[a], final[b])])
+            for i, a in enumerate(order) for b in order[i + 1:]]
+
+
+def seeds_table(final: Mapping[str, list[float]]) -> str:
+    """Markdown table: per activation, mean ± standard deviation of the test accuracy over seeds, and its range."""
+    lines = ["| activation | test accuracy, mean ± std over seeds | lowest – highest |", "| --- | ---: | ---: |"]
+    for name, values in final.items():
+        std = float(torch.tensor(values, dtype=torch.float64).std())
+        lines.append(f"| {name} | {pct(mean(values))} ± {100 * std:.2f} | {pct(min(values))} – {pct(max(values))} |")
+    return "\n".join(lines)
+
+
+def paired_table(pairs: list[PairedDifference]) -> str:
+    """Markdown table: each pair's mean paired difference, its spread, its 95 % interval and whether it is resolved."""
+    lines = ["| pair | mean difference | std of the differences | 95 % interval | seeds won | resolved? |",
+             "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for p in pairs:
+        low, high = p.interval
+        wins = sum(d > 0 for d in p.differences)
+        lines.append(f"| {p.a} − {p.b} | {100 * p.mean:+.2f} points | {100 * p.std:.2f} | "
+                     f"{100 * low:+.2f} to {100 * high:+.2f} | {wins} of {len(p.differences)} | "
+                     f"{'yes' if p.resolved else 'no'} |")
+    return "\n".join(lines)
