@@ -115,14 +115,6 @@ def layer_grad_norms_at_init(model: MLP, x: torch.Tensor, y: torch.Tensor) -> li
     return [g.norm().item() for g in grads]
 
 
-@torch.no_grad()
-def scale_weights(model: MLP, gain: float) -> MLP:
-    """Multiply every Linear weight of ``model`` by ``gain`` (in place; returns the model): too large or too small an init."""
-    for layer in model.linears():
-        layer.weight.mul_(gain)
-    return model
-
-
 def first_last_ratio(norms: Sequence[float]) -> float:
     """First layer's gradient norm divided by the last layer's (well below 1: vanishing; well above: exploding)."""
     return norms[0] / norms[-1]
@@ -272,8 +264,9 @@ def saturation_during_training(activations: Sequence[str], config: TrainConfig, 
     x = data.test_x[:eval_images]
 
     def compute() -> dict[str, list[tuple[int, list[float]]]]:
-        curve = {n: [(0, saturation_per_layer(build_mlp(n, config.seed, hidden=config.hidden,
-                                                         init=config.init).to(x.device), x))] for n in names}
+        start = {n: build_mlp(n, config.seed, hidden=config.hidden, init=config.init, init_gain=config.init_gain)
+                 for n in names}
+        curve = {n: [(0, saturation_per_layer(model.to(x.device), x))] for n, model in start.items()}
 
         def measure(state: Progress) -> None:
             for n, model in state.models().items():

@@ -61,6 +61,7 @@ class MLP(nn.Module):
         in_features: int = 784,
         out_features: int = 10,
         init: str = "default",
+        init_gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.activation = activation_name(activation)
@@ -74,7 +75,7 @@ class MLP(nn.Module):
             if i < len(self.hidden):
                 layers.append(make_activation(self.activation))
         self.net = nn.Sequential(*layers)
-        init_weights(self, init)
+        init_weights(self, init, init_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -84,19 +85,22 @@ class MLP(nn.Module):
         return [m for m in self.net if isinstance(m, nn.Linear)]
 
 
-def init_weights(model: nn.Module, init: str = "default") -> None:
-    """Re-initialise every Linear layer: PyTorch's default, Xavier/Glorot or He/Kaiming (biases 0)."""
+def init_weights(model: nn.Module, init: str = "default", gain: float = 1.0) -> None:
+    """Re-initialise every Linear layer: PyTorch's default, Xavier/Glorot or He/Kaiming (biases 0 for the
+    last two); then multiply the weights by ``gain`` (e.g. 4 for Xavier with Sigmoid, whose slope at 0 is 1/4)."""
     if init not in INITS:
         raise ValueError(f"Unknown init {init!r}. Choose one of: {', '.join(INITS)}.")
-    if init == "default":
-        return  # nn.Linear's own reset_parameters already ran
     for layer in model.modules():
         if isinstance(layer, nn.Linear):
             if init == "xavier":
                 nn.init.xavier_uniform_(layer.weight)
-            else:
+            elif init == "he":
                 nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
+            if init != "default":  # default: nn.Linear's own reset_parameters already ran
+                nn.init.zeros_(layer.bias)
+            if gain != 1.0:
+                with torch.no_grad():
+                    layer.weight.mul_(gain)
 
 
 def build_mlp(activation: str, seed: int, **kwargs) -> MLP:

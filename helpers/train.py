@@ -59,6 +59,7 @@ class TrainConfig:
     momentum: float = 0.9
     seed: int = 0
     init: str = "default"  # "default" (PyTorch's), "xavier" or "he"
+    init_gain: float = 1.0  # the initial weights times this (1: the init as its authors define it)
     hidden: tuple[int, ...] = (256, 128)
     clip_grad_norm: float | None = None  # clip each model's global gradient norm to this
     train_size: int | None = None  # None: all 60 000 images; fewer only for quick experiments
@@ -79,6 +80,8 @@ class TrainConfig:
             problems.append(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.init not in INITS:
             problems.append(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if not isinstance(self.init_gain, (int, float)) or not self.init_gain > 0:
+            problems.append(f"init_gain must be a number > 0, got {self.init_gain!r}")
         if not self.hidden or min(self.hidden) < 1:
             problems.append(f"hidden must list one or more positive layer sizes, got {self.hidden!r}")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
@@ -170,6 +173,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 50
 
 
 
+def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's order of the n training images, as ``DataLoader(shuffle=True, generator=generator)`` gives it.
+
+    Each epoch the DataLoader draws a seed for its worker processes from the generator, then a random
+    permutation; doing the same here gives the engine and ``helpers.practical`` the same batches.
+    """
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    return torch.randperm(n, generator=generator)
+
+
 def make_optimizer(params, config: TrainConfig, device: torch.device):
     """The practical's Adam at ``config.lr`` (see ``engine.adam``), or SGD with ``config.momentum``."""
     if config.optimizer == "adam":
@@ -247,7 +260,8 @@ def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors
         raise ValueError(f"Give one or more different activations, got {list(activations)!r}.")
     device = pick_device(config.device)
     data = data if data is not None else load_mnist(device)
-    model = StackedMLP([build_mlp(n, config.seed, hidden=config.hidden, init=config.init) for n in names]).to(device)
+    model = StackedMLP([build_mlp(n, config.seed, hidden=config.hidden, init=config.init,
+                                  init_gain=config.init_gain) for n in names]).to(device)
     n_train = len(data.train_x) if config.train_size is None else min(config.train_size, len(data.train_x))
     steps = math.ceil(n_train / config.batch_size)  # the last batch may be smaller, as in DataLoader
     record = {**asdict(config), "device": str(device), "trained_together": names}
@@ -265,10 +279,7 @@ def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors
 def _train_epoch(t: _Training, epoch: int) -> torch.Tensor:
     """One pass over the shuffled training set; returns each model's count of correct predictions."""
     config, model = t.config, t.model
-    # The order DataLoader(shuffle=True, generator=torch.Generator().manual_seed(seed)) gives: each epoch it
-    # draws a seed for its workers from the generator, then a random permutation (helpers.practical uses it).
-    torch.empty((), dtype=torch.int64).random_(generator=t.generator)
-    order = torch.randperm(len(t.x), generator=t.generator).to(t.x.device)
+    order = epoch_order(len(t.x), t.generator).to(t.x.device)
     rows: list[torch.Tensor] = []  # per iteration: [M, 2 + L] = loss, global norm, layer norms
     correct = torch.zeros(len(t.runs), dtype=torch.long, device=t.x.device)
     flushed = 0
