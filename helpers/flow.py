@@ -104,12 +104,13 @@ def activation_variance(model: MLP, x: torch.Tensor) -> list[float]:
 
 # ----------------------------------------------------------------------------- gradients
 
-def layer_grad_norms_at_init(model: MLP, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+def layer_grad_norms_at_init(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     """L2 norm of each Linear weight's gradient of the mean cross-entropy on (x, y), input side first.
 
-    Uses ``torch.autograd.grad``, so the model's ``.grad`` fields are left untouched.
+    Any network of Linear layers will do (an MLP, or your own ``nn.Sequential``).  Uses
+    ``torch.autograd.grad``, so the model's ``.grad`` fields are left untouched.
     """
-    weights = [layer.weight for layer in model.linears()]
+    weights = [layer.weight for layer in model.modules() if isinstance(layer, nn.Linear)]
     loss = F.cross_entropy(model(x), y)
     grads = torch.autograd.grad(loss, weights)
     return [g.norm().item() for g in grads]

@@ -100,15 +100,25 @@ def linear_stack(sizes: Sequence[int], activation: str | None = None, seed: int 
     return nn.Sequential(*layers)
 
 
+def collapse_two(first: nn.Linear, second: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, b) with second(first(x)) = x @ W.T + b: W = W₂W₁ and b = W₂b₁ + b₂ (notebook 01's exercise)."""
+    return second.weight @ first.weight, second.weight @ first.bias + second.bias
+
+
 def collapse(stack: nn.Sequential) -> nn.Linear:
     """ONE Linear layer equal to a stack of Linear layers: W = W_n ⋯ W_1, b = W_n(⋯(W_2 b_1 + b_2)⋯) + b_n."""
     linears = list(stack)
     if not all(isinstance(m, nn.Linear) for m in linears):
         raise ValueError("collapse() needs a stack of Linear layers only (no activation between them).")
-    weight, bias = linears[0].weight, linears[0].bias
-    for layer in linears[1:]:
-        weight, bias = layer.weight @ weight, layer.weight @ bias + layer.bias
-    one = nn.Linear(weight.shape[1], weight.shape[0]).double()
+    one = _linear(linears[0].weight, linears[0].bias)
+    for layer in linears[1:]:  # fold the layers in one by one, two into one each time
+        one = _linear(*collapse_two(one, layer))
+    return one.double()
+
+
+def _linear(weight: torch.Tensor, bias: torch.Tensor) -> nn.Linear:
+    """A new Linear layer holding copies of ``weight`` and ``bias``."""
+    one = nn.Linear(weight.shape[1], weight.shape[0], dtype=weight.dtype)
     with torch.no_grad():
         one.weight.copy_(weight)
         one.bias.copy_(bias)

@@ -3,7 +3,8 @@
 In a notebook, ``viva.ask(["role", "ranges"])`` shows interactive questions: type an answer (saved
 in answers.json), try the self-check, then reveal the model answer.  Markdown and $math$ are shown
 by ``ipywidgets.Output`` widgets, which the front end (JupyterLab, Colab) renders itself.
-``python -m helpers.viva --export out.md`` writes your answers.  Each notebook's appendix of
+``python -m helpers.viva --export out.md`` writes your answers, and the status of every "Your turn"
+exercise (``helpers/exercises.py`` saves it in the same file).  Each notebook's appendix of
 questions and model answers, for GitHub readers, is written by ``python -m tools.notebooks --sync``.
 """
 
@@ -316,7 +317,9 @@ def ask(ids: Sequence[str], fill: Mapping[str, Any] | None = None,
 
 def export_markdown(answers: Mapping[str, str], fill_by_id: Mapping[str, Mapping[str, Any]] | None = None,
                     include_model_answers: bool = False) -> str:
-    """Every question of the lab, notebook by notebook, each followed by the student's answer."""
+    """Every question of the lab, notebook by notebook, each followed by the student's answer; then the exercises."""
+    from .exercises import export_lines  # imported here: exercises imports this module
+
     fill_by_id = fill_by_id or {}
     lines = ["# My viva answers", "", f"_Exported {datetime.now():%Y-%m-%d %H:%M}._"]
     number = 0
@@ -330,7 +333,7 @@ def export_markdown(answers: Mapping[str, str], fill_by_id: Mapping[str, Mapping
             lines += ["", f"### {number}. {q['question']}", "", text or NO_ANSWER]
             if include_model_answers:
                 lines += ["", model_answer_details(q, fill_by_id.get(q["id"]))]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + export_lines(answers)) + "\n"
 
 
 def export_answers(path_md: str | Path = "my_viva_answers.md", answers_path: str | Path | None = None,
@@ -355,12 +358,15 @@ def export_button(path_md: str | Path = "my_viva_answers.md", answers_path: str 
     status = w.HTML(value="")
 
     def on_click(_button: Any) -> None:
+        from .exercises import EXERCISES, exercises_done  # imported here: exercises imports this module
+
         try:
             target = export_answers(path_md, answers_path, fill_by_id)
             answers, _ = read_answers(answers_file(answers_path))
             done = sum(1 for q in _questions() if (answers.get(q["id"]) or "").strip())
             status.value = (f"Wrote <code>{html.escape(str(target))}</code>: "
-                            f"{done} of {len(_questions())} questions answered.")
+                            f"{done} of {len(_questions())} questions answered, "
+                            f"{exercises_done(answers)} of {len(EXERCISES)} exercises done.")
         except Exception as err:  # never crash the notebook; say what happened instead
             status.value = f'<span style="color:#b00">⚠ Export failed: {html.escape(str(err))}</span>'
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import viva
+from helpers import exercises, viva
 from tools import notebooks as authoring
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
@@ -86,10 +86,17 @@ MAX_CELLS = 35
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_function_defined_in_a_notebook(path):
-    """Machinery lives in helpers/, so a notebook reads as a story."""
+    """Machinery lives in helpers/, so a notebook reads as a story.  The one exception: a "Your turn" cell
+    (first line ``# Your turn: <name>``) defines the functions of that registered exercise of this notebook."""
     for source in cells(path, "code"):
-        found = re.search(r"^(async\s+)?def\s+\w+", source, flags=re.M)
-        assert found is None, f"{path.name} defines {found.group(0)!r}: move it into helpers/"
+        turn = re.fullmatch(r"# Your turn: (\w+)\s*", source.split("\n", 1)[0])
+        exercise = exercises.EXERCISES.get(turn.group(1)) if turn else None
+        if turn:
+            assert exercise is not None, f"{path.name}: {turn.group(1)!r} is not a registered exercise"
+            assert exercise.notebook == path.name[:2], f"{path.name}: exercise {exercise.name!r} belongs to {exercise.notebook}"
+        for found in re.finditer(r"^(async\s+)?(def|class)\s+(\w+)", source, flags=re.M):
+            allowed = exercise is not None and found.group(2) == "def" and found.group(3) in exercise.functions
+            assert allowed, f"{path.name} defines {found.group(0)!r}: move it into helpers/"
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in ("05", "06")], ids=lambda p: p.name)

@@ -2,6 +2,7 @@
 
     python -m tools.notebooks --sync  [NOTEBOOK ...]   rewrite what is stale, print what changed
     python -m tools.notebooks --check [NOTEBOOK ...]   exit 1 and list the stale notebooks
+    python -m tools.notebooks --solutions OUTDIR [NOTEBOOK ...]   instructor copies, exercises solved
 
 Without paths: every ``notebooks/*.ipynb``.  Generated, and nothing else touched:
   (a) the "Open in Colab" badge line in the first markdown cell (it names the notebook's own file);
@@ -9,19 +10,27 @@ Without paths: every ``notebooks/*.ipynb``.  Generated, and nothing else touched
   (c) the viva appendix, the last cell: every question asked by ``viva.ask([...])`` in the notebook,
       with its model answer in a collapsed block, for readers on GitHub or of an HTML export.
 To publish a fork: change REPO_URL (and BRANCH), then run ``--sync``.  Outputs are never written.
+
+``--solutions OUTDIR`` writes a copy of each notebook for instructors: in every "Your turn" cell (first
+line ``# Your turn: <exercise>``, see ``helpers/exercises.py``) each stub's body is replaced by the body of
+the reference solution (the library's function, or ``helpers/solutions.py``), under the stub's own name,
+signature and docstring.  The notebooks in ``notebooks/`` are not touched; outputs stay empty.  Put OUTDIR
+inside the repository (e.g. ``instructor/``, which git ignores) so the copies find ``helpers``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Callable, Sequence
 
-from helpers import viva
+from helpers import exercises, viva
 from helpers.files import atomic_write_text
 
 REPO_URL = "https://github.com/activation-lab/activation-lab"
@@ -36,6 +45,7 @@ APPENDIX_NOTE = ("_For reading on GitHub or in an HTML export. In Jupyter, answe
 OLD_VIVA_CELL = re.compile(r"\A\s*<!--\s*viva:")  # the per-question cells that the appendix replaces
 ASK_CALL = re.compile(r"\bviva\.ask\(\s*\[([^\]]*)\]")
 QUOTED = re.compile(r"""["']([^"']+)["']""")
+YOUR_TURN = re.compile(r"# Your turn: (\w+)\s*")  # the first line of an exercise's stub cell
 
 
 # ----------------------------------------------------------------------------- generated text
@@ -166,6 +176,62 @@ def update(nb: dict, name: str) -> list[str]:
     return changes + _sync_appendix(nb, name)
 
 
+# ----------------------------------------------------------------------------- instructor copies
+
+def exercise_of(cell: dict) -> str | None:
+    """The exercise a code cell is the stub of (its first line is ``# Your turn: <name>``), else None."""
+    if cell["cell_type"] != "code":
+        return None
+    found = YOUR_TURN.fullmatch(_source(cell).split("\n", 1)[0])
+    return found.group(1) if found else None
+
+
+def solved(source: str, name: str) -> str:
+    """A stub cell's source with each stub function's body replaced by the reference solution's body."""
+    exercise = exercises.EXERCISES[name]
+    lines = source.split("\n")
+    stubs = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in exercise.functions]
+    for node in sorted(stubs, key=lambda n: n.lineno, reverse=True):  # bottom up: line numbers stay valid
+        params, body = exercises.solution(name, node.name)
+        if tuple(a.arg for a in node.args.args) != params:
+            raise ValueError(f"the stub {node.name}{tuple(a.arg for a in node.args.args)} and its reference "
+                             f"{params} name their parameters differently")
+        keep = node.body[0].end_lineno if ast.get_docstring(node) is not None else node.body[0].lineno - 1
+        indent = " " * node.body[0].col_offset
+        lines[keep:node.end_lineno] = textwrap.indent(body, indent).split("\n")
+    return "\n".join(lines)
+
+
+def with_solutions(nb: dict, name: str) -> list[str]:
+    """Fill in every exercise of a notebook (in place) and clear all outputs; returns the exercises filled."""
+    filled = []
+    for cell in nb["cells"]:
+        exercise = exercise_of(cell)
+        if exercise is not None:
+            if exercise not in exercises.EXERCISES:
+                raise ValueError(f"{name} has a cell for an unknown exercise {exercise!r}")
+            _set_source(cell, solved(_source(cell), exercise))
+            filled.append(exercise)
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    return filled
+
+
+def write_solutions(outdir: Path, paths: Sequence[Path]) -> list[tuple[Path, list[str]]]:
+    """Write each notebook, its exercises solved, into ``outdir``; returns (written file, exercises) pairs."""
+    outdir = Path(outdir).resolve()
+    if any(outdir == Path(p).resolve().parent for p in paths):
+        raise ValueError(f"{outdir} holds the notebooks themselves: choose another folder for the copies")
+    written = []
+    for path in paths:
+        nb = _read(Path(path))
+        filled = with_solutions(nb, Path(path).name)
+        target = outdir / Path(path).name
+        atomic_write_text(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        written.append((target, filled))
+    return written
+
+
 # ----------------------------------------------------------------------------- files
 
 def _read(path: Path) -> dict:
@@ -203,9 +269,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--sync", action="store_true", help="rewrite badge, setup cell and viva appendix")
     mode.add_argument("--check", action="store_true", help="exit 1 if a notebook is not up to date")
+    mode.add_argument("--solutions", metavar="OUTDIR", type=Path,
+                      help="write instructor copies with every exercise solved into OUTDIR")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    if args.solutions is not None:
+        try:
+            for target, filled in write_solutions(args.solutions, paths):
+                print(f"{_shown(target)}: {', '.join(filled) if filled else 'no exercise'}")
+        except (OSError, ValueError, KeyError, SyntaxError) as err:
+            print(err, file=sys.stderr)
+            return 1
+        return 0
     stale, status = [], 0
     for path in paths:
         try:
