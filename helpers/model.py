@@ -26,7 +26,7 @@ DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "Sigmoid": lambda z, a: a * (1 - a),  # σ' = σ(1 − σ)
     "Tanh": lambda z, a: 1 - a * a,  # tanh' = 1 − tanh²
     "ReLU": lambda z, a: (z > 0).to(z.dtype),  # 1 for z > 0, else 0 (PyTorch takes 0 at z = 0)
-    "LeakyReLU": lambda z, a: torch.where(z > 0, 1.0, 0.01).to(z.dtype),
+    "LeakyReLU": lambda z, a: torch.where(z > 0, torch.ones_like(z), torch.full_like(z, 0.01)),
     "ELU": lambda z, a: torch.where(z > 0, 1.0, a + 1).to(z.dtype),  # for z ≤ 0: e^z = a + 1
     "GELU": lambda z, a: torch.special.ndtr(z) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi),
     "SiLU": lambda z, a: torch.sigmoid(z) * (1 + z * (1 - torch.sigmoid(z))),

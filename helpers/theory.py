@@ -39,11 +39,10 @@ def autograd_derivative(name: str, x: torch.Tensor) -> torch.Tensor:
     return x.grad
 
 
-# The closed forms, σ' = σ(1 − σ), tanh' = 1 − tanh², ReLU' = step, are written once, in
-# helpers.model.DERIVATIVES (the training engine's backward pass uses them too).
+# The closed forms, σ' = σ(1 − σ), tanh' = 1 − tanh², ReLU' = step and those of the registry's other
+# activations, are written once, in helpers.model.DERIVATIVES (the training engine's backward pass uses them too).
 CLOSED_FORM_DERIVATIVE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    name: (lambda x, name=name: DERIVATIVES[name](x, activation_values(name, x)))
-    for name in PRACTICAL_ACTIVATIONS
+    name: (lambda x, name=name: DERIVATIVES[name](x, activation_values(name, x))) for name in DERIVATIVES
 }
 
 
