@@ -33,7 +33,7 @@ NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
 ANSWERS_VARIABLE = "LAB_ANSWERS"  # names the answers file instead of ./answers.json
 DEFAULT_ANSWERS = "answers.json"
 NO_ANSWER = "_(no answer yet)_"
-PENDING = "_(This part is filled in from your run when the notebook executes.)_"
+PENDING = "_(In the notebook, this first part is built from your own run: see the question's widget.)_"
 
 
 # ----------------------------------------------------------------------------- questions
@@ -207,6 +207,7 @@ class QuestionWidgets:
     textarea: ipywidgets.Textarea
     reveal: ipywidgets.Button
     answer: ipywidgets.Output
+    skip: ipywidgets.Button | None = None  # "Show without answering"
     radio: ipywidgets.RadioButtons | None = None
     check: ipywidgets.Button | None = None
     feedback: ipywidgets.Output | None = None
@@ -251,22 +252,30 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
     title = _markdown_widget(f"**Viva:** {q['question']}")
     textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder="Write your own answer first...",
                           layout=w.Layout(width="100%", height="7em"))
-    reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"))
+    # Think first: the model answer opens once something is written, or on an explicit "show without answering".
+    reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"),
+                      disabled=not textarea.value.strip(), tooltip="Write your own answer first")
+    skip = w.Button(description="Show without answering", layout=w.Layout(width="auto"))
     answer = _markdown_widget(None, display="none")
     answer_md = answer_text(q, fill)
     items = QuestionWidgets(q["id"], w.VBox(), title, textarea, reveal, answer)
 
     def on_text(change: dict) -> None:
         status.value = _status_html(store, store.save(q["id"], change["new"]))
+        reveal.disabled = not change["new"].strip()
+
+    def show(visible: bool) -> None:
+        show_markdown(answer, answer_md if visible else None)
+        answer.layout.display = None if visible else "none"
+        reveal.description = "Hide model answer" if visible else "Show model answer"
+        skip.layout.display = "none" if visible else None
 
     def on_reveal(_button: Any) -> None:
-        shown = answer.layout.display != "none"
-        show_markdown(answer, None if shown else answer_md)
-        answer.layout.display = "none" if shown else None
-        reveal.description = "Show model answer" if shown else "Hide model answer"
+        show(answer.layout.display == "none")
 
     textarea.observe(on_text, names="value")
     reveal.on_click(on_reveal)
+    skip.on_click(lambda _button: show(True))
     children: list[Any] = [title, textarea]
     if "choices" in q:
         items.radio = w.RadioButtons(options=[(c, i) for i, c in enumerate(q["choices"])], value=None,
@@ -275,7 +284,8 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
         items.feedback = _markdown_widget(None)
         items.check.on_click(lambda _b: _check(q, items))
         children += [w.HTML(value="<i>Self-check:</i>"), items.radio, items.check, items.feedback]
-    items.box.children = tuple(children + [reveal, answer])
+    items.box.children = tuple(children + [w.HBox([reveal, skip]), answer])
+    items.skip = skip
     return items
 
 
@@ -366,7 +376,7 @@ def export_button(path_md: str | Path = "my_viva_answers.md", answers_path: str 
             done = sum(1 for q in _questions() if (answers.get(q["id"]) or "").strip())
             status.value = (f"Wrote <code>{html.escape(str(target))}</code>: "
                             f"{done} of {len(_questions())} questions answered, "
-                            f"{exercises_done(answers)} of {len(EXERCISES)} exercises done.")
+                            f"{exercises_done(answers)} of {len(EXERCISES)} exercises done." + _colab_download(target))
         except Exception as err:  # never crash the notebook; say what happened instead
             status.value = f'<span style="color:#b00">⚠ Export failed: {html.escape(str(err))}</span>'
 
@@ -375,6 +385,22 @@ def export_button(path_md: str | Path = "my_viva_answers.md", answers_path: str 
     box.button = button
     box.status = status
     return box
+
+
+def _colab_download(path: Path) -> str:
+    """On Google Colab, offer the file to the browser as a download, and say how else to get it."""
+    if "google.colab" not in sys.modules:
+        return ""
+    try:
+        from google.colab import files  # type: ignore[import-not-found]
+
+        files.download(str(path))
+        offered = " Your browser was offered it as a download."
+    except Exception:  # noqa: BLE001 - the manual route below always works
+        offered = ""
+    return (f"{offered} On Colab the file lives on the runtime, which is deleted when it ends: to keep it, open "
+            "the Files panel (the folder icon on the left), find it under <code>/content/lab/notebooks</code>, and "
+            "choose Download from its ⋮ menu.")
 
 
 # ----------------------------------------------------------------------------- command line

@@ -156,10 +156,28 @@ def test_ask_builds_widgets_for_each_question(tmp_path):
         viva.ask(["nope"])
 
 
+def test_model_answer_opens_only_after_an_attempt_or_an_explicit_skip(tmp_path):
+    qw = viva.ask(["vanishing"], answers_path=tmp_path / "a.json").items["vanishing"]
+    assert qw.reveal.disabled and qw.answer.outputs == ()  # think first
+    qw.textarea.value = "   "
+    assert qw.reveal.disabled  # blanks are no attempt
+    qw.textarea.value = "Gradients shrink layer by layer."
+    assert not qw.reveal.disabled
+    qw.textarea.value = ""
+    assert qw.reveal.disabled
+    qw.skip.click()  # "Show without answering"
+    assert shown(qw.answer) == viva.question("vanishing")["answer"] and qw.skip.layout.display == "none"
+    again = viva.ask(["vanishing"], answers_path=tmp_path / "b.json")
+    assert again.items["vanishing"].reveal.disabled
+    (tmp_path / "c.json").write_text('{"vanishing": "saved earlier"}')
+    assert not viva.ask(["vanishing"], answers_path=tmp_path / "c.json").items["vanishing"].reveal.disabled
+
+
 def test_reveal_button_toggles_model_answer(tmp_path):
     qw = viva.ask(["vanishing"], answers_path=tmp_path / "a.json").items["vanishing"]
     assert qw.answer.outputs == () and qw.answer.layout.display == "none"  # nothing to peek at before the click
     assert qw.reveal.description == "Show model answer"
+    qw.textarea.value = "My own answer first."
     qw.reveal.click()
     assert [o["output_type"] for o in qw.answer.outputs] == ["display_data"]
     assert shown(qw.answer) == viva.question("vanishing")["answer"]  # Markdown with $math$, as in the JSON
@@ -172,7 +190,7 @@ def test_reveal_button_toggles_model_answer(tmp_path):
 
 def test_reveal_shows_filled_template(tmp_path):
     qw = viva.ask(["best"], fill=FILL, answers_path=tmp_path / "a.json").items["best"]
-    qw.reveal.click()
+    qw.skip.click()
     assert "| Sigmoid | 95.12 % |" in shown(qw.answer) and "97.81 %" in shown(qw.answer)
 
 

@@ -83,13 +83,18 @@ def asked_questions(nb: dict) -> list[str]:
     return ids
 
 
+HAND_IN = ("**Hand in:** your typed answers and exercise results are saved as you go. Notebook 06 ends with a button "
+           "that writes them all into one Markdown file; from any notebook, `viva.export_button()` in a new cell does the "
+           "same, and so does `python -m helpers.viva --export my_viva_answers.md` in a terminal.")
+
+
 def viva_appendix(ids: Sequence[str]) -> str:
     """The appendix cell's text: each question in bold, its model answer (pending where templated) below."""
     parts = [APPENDIX_TITLE, APPENDIX_NOTE]
     for qid in ids:
         q = viva.question(qid)
         parts += [f"**{q['question']}**", viva.model_answer_details(q)]
-    return APPENDIX_MARKER + "\n" + "\n\n".join(parts)
+    return APPENDIX_MARKER + "\n" + "\n\n".join(parts + [HAND_IN])
 
 
 # ----------------------------------------------------------------------------- one notebook

@@ -231,16 +231,18 @@ def describe(state: dict) -> str:
 
 
 def check_viva(page, cell_index: int) -> str:
-    """Click the first "Show model answer" of a viva cell; returns the answer's visible text."""
+    """Answer the first viva question of a cell, then open its model answer; returns the answer's visible text."""
     cell = page.locator(CELL).nth(cell_index)
     button = cell.locator(REVEAL_BUTTON, has_text="Show model answer").first
     button.wait_for(state="visible", timeout=60_000)
     button.scroll_into_view_if_needed()
-    # The answer is the widget right after the button (an ipywidgets Output holding the answer as
+    handle = button.element_handle()  # a handle, not a locator: the text changes to "Hide model answer"
+    assert handle.is_disabled(), "the model answer can be opened before anything is written"
+    cell.locator("textarea").first.fill("My answer, written before reading the model answer.")
+    page.wait_for_function("(b) => !b.disabled", arg=handle, timeout=30_000)
+    # The answer is the widget after the row of buttons (an ipywidgets Output holding the answer as
     # Markdown, which JupyterLab renders with its math; display:none and empty until clicked).
-    # Handles, not locators: the button's text changes to "Hide model answer" on click.
-    handle = button.element_handle()
-    answer = handle.evaluate_handle("b => b.nextElementSibling").as_element()
+    answer = handle.evaluate_handle("b => b.closest('.widget-hbox').nextElementSibling").as_element()
     assert answer is not None, "no widget after the 'Show model answer' button"
     assert "widget-output" in (answer.get_attribute("class") or "")
     assert not answer.is_visible(), "the model answer shows before the click"
