@@ -26,7 +26,7 @@ from torch import nn
 from .data import MNISTTensors, load_mnist
 from .files import atomic_write_bytes
 from .model import ACTIVATIONS, DERIVATIVES, INITS, MLP, activation_name, build_mlp
-from .plots import draw_layer_curves, figure_png
+from .plots import figure_png, plot_layer_gradients
 from .report import pct
 from .train import History, Progress, TrainConfig, TrainingDiverged, pick_device, train_together
 
@@ -326,13 +326,8 @@ def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATI
         h = runs[c["activation"]]
         note = f"test accuracy {pct(h.test_acc[-1])}" if diverged is None else \
             "diverged (loss NaN): " + diverged.split(":")[0]
-        fig, ax = plt.subplots(figsize=(12, 4), layout="constrained")
-        draw_layer_curves(ax, layer_series(h), window=5)
-        ax.set(yscale="log", xlabel="iteration", ylabel="‖∂L/∂W_l‖₂",
-               title=f"{c['activation']}, depth {c['depth']}, {c['optimizer']}, init {c['init']}, "
-                     f"lr {c['lr']:.2g}: {note}")
-        ax.legend(fontsize=7, ncol=2)
-        ax.grid(alpha=0.3)
+        fig = plot_layer_gradients(h, f"{c['activation']}, depth {c['depth']}, {c['optimizer']}, init {c['init']}, "
+                                      f"lr {c['lr']:.2g}: {note}", window=5)
         picture.value = figure_png(fig)
         plt.close(fig)
         ratio = history_ratio(h, "start", window=5) if h.layer_grad_norms else float("nan")

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
-import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
 from .model import DERIVATIVES, PRACTICAL_ACTIVATIONS, activation_name, make_activation
-from .plots import COLORS
+from .plots import FIG_WIDTH, activation_handles, activation_style, figure_png, legend_below, styled, subplots
 
 if TYPE_CHECKING:  # imported lazily at run time: only the explorer needs widgets
     import ipywidgets
@@ -65,23 +63,24 @@ def max_derivative(name: str, x: torch.Tensor) -> tuple[float, float]:
     return d[i].item(), x[i].item()
 
 
+@styled
 def plot_activations(names: Sequence[str] = PRACTICAL_ACTIVATIONS, x: torch.Tensor | None = None) -> Figure:
     """Two panels: each activation f(x) on the left, its autograd derivative f'(x) on the right."""
     x = torch.arange(-600, 601, dtype=torch.float64) / 100 if x is None else x  # -6 ... 6, with 0 exactly
-    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(14, 5), layout="constrained")
-    for name in names:
-        color = COLORS.get(activation_name(name))
-        ax_f.plot(x.numpy(), activation_values(name, x).numpy(), color=color, linewidth=2.5, label=name)
-        ax_d.plot(x.numpy(), autograd_derivative(name, x).numpy(), color=color, linewidth=2.5, label=name)
-    ax_f.set_title("Activation  f(x)", fontsize=14)
-    ax_d.set_title("Derivative  f′(x)  (autograd)", fontsize=14)
+    fig, (ax_f, ax_d) = subplots(1, 2, height=4.8)
+    for k, name in enumerate(names):
+        s = activation_style(name)
+        line = dict(color=s["color"], marker=s["marker"], markevery=(8 * k, 60) if len(x) > 100 else None,
+                    linewidth=2.5, label=name)
+        ax_f.plot(x.numpy(), activation_values(name, x).numpy(), **line)
+        ax_d.plot(x.numpy(), autograd_derivative(name, x).numpy(), **line)
+    ax_f.set(title="Activation  f(x)", ylabel="f(x)")
+    ax_d.set(title="Derivative  f′(x)  (autograd)", ylabel="f′(x)")
     for ax in (ax_f, ax_d):
         ax.axhline(0, color="black", linewidth=0.8)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_xlabel("x", fontsize=13)
-        ax.tick_params(labelsize=12)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=12)
+        ax.set_xlabel("x")
+    legend_below(fig, [activation_handles(names, linewidth=2.5)])
     return fig
 
 
@@ -179,23 +178,27 @@ def chain_factors(chain: Chain, depth: int) -> list[float]:
     return factors
 
 
+@styled
 def plot_chain_gradients(chains: Sequence[Chain], max_depth: int = 20) -> Figure:
-    """|gradient| reaching the input of each chain against its depth, on a log scale."""
+    """|gradient| reaching the input of each chain against its depth, on a log scale.
+
+    Colour and marker: the activation; line style: the weight (solid w = 1, dashed w > 1, dotted w < 1).
+    """
     depths = range(1, max_depth + 1)
-    fig, ax = plt.subplots(figsize=(12, 5.5), layout="constrained")
+    fig, ax = subplots(height=6.0)
     for chain in chains:
-        ax.plot(depths, [abs(chain_gradient(chain, d)) for d in depths], marker="o", linewidth=2, label=chain.label,
-                color=COLORS.get(activation_name(chain.activation)),
+        s = activation_style(chain.activation)
+        ax.plot(depths, [abs(chain_gradient(chain, d)) for d in depths], marker=s["marker"], linewidth=2,
+                label=chain.label, color=s["color"],
                 linestyle="-" if chain.weight == 1 else "--" if chain.weight > 1 else ":")
     ax.axhline(1, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks(list(depths))
-    ax.set_xlabel("number of layers the gradient passes through", fontsize=13)
-    ax.set_ylabel("|gradient at the input|", fontsize=13)
-    ax.set_title("Backpropagation multiplies one factor  w·f′(z)  per layer", fontsize=14)
-    ax.tick_params(labelsize=12)
+    ax.set_xlabel("number of layers the gradient passes through")
+    ax.set_ylabel("|gradient at the input|")
+    ax.set_title("Backpropagation multiplies one factor  w·f′(z)  per layer")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=12)
+    legend_below(fig, [list(zip(*ax.get_legend_handles_labels()))])
     return fig
 
 
@@ -280,25 +283,30 @@ def dead_unit_gradient(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> 
 
 # ----------------------------------------------------------------------------- the interactive explorer
 
+@styled
+def explorer_figure(name: str, x: float) -> Figure:
+    """The explorer's picture: f and f′ of one activation, with the point x marked (a figure pyplot does not know,
+    so nothing else gets displayed)."""
+    point = torch.tensor([x], dtype=torch.float64)
+    fx, dfx = activation_values(name, point).item(), autograd_derivative(name, point).item()
+    grid = torch.arange(-600, 601, 2, dtype=torch.float64) / 100
+    fig, ax = subplots(height=3.8, width=FIG_WIDTH - 1, pyplot=False)
+    color = activation_style(name)["color"]
+    ax.set(title=f"{name} and its derivative", xlabel="x", ylabel="value")
+    ax.plot(grid.numpy(), activation_values(name, grid).numpy(), color=color, linewidth=2.5, label="f(x)")
+    ax.plot(grid.numpy(), autograd_derivative(name, grid).numpy(), color="black", linewidth=2, linestyle="--",
+            label="f′(x)")
+    ax.plot([x, x], [fx, dfx], "o", color="black", markersize=7, label=f"at x = {x:.2f}")
+    ax.axvline(x, color="gray", linewidth=0.8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper")
+    return fig
+
+
 def explorer_html(name: str, x: float) -> str:
     """The explorer's text and picture: f(x), f'(x) and both curves with the point x marked."""
     point = torch.tensor([x], dtype=torch.float64)
     fx, dfx = activation_values(name, point).item(), autograd_derivative(name, point).item()
-    grid = torch.arange(-600, 601, 2, dtype=torch.float64) / 100
-    fig = Figure(figsize=(9, 3.5), layout="constrained")  # not pyplot: nothing else gets displayed
-    ax = fig.subplots()
-    ax.set_title(f"{name} and its derivative", fontsize=13)
-    ax.set_xlabel("x", fontsize=12)
-    ax.plot(grid.numpy(), activation_values(name, grid).numpy(), linewidth=2, label="f(x)")
-    ax.plot(grid.numpy(), autograd_derivative(name, grid).numpy(), linewidth=2, linestyle="--", label="f′(x)")
-    ax.plot([x, x], [fx, dfx], "ko", markersize=7)
-    ax.axvline(x, color="gray", linewidth=0.8)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=12)
-    ax.tick_params(labelsize=11)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    png = base64.b64encode(figure_png(explorer_figure(name, x))).decode("ascii")
     return (f"<div style='font-size:1.1em'><b>{html.escape(name)}</b> at x = {x:.2f}: "
             f"f(x) = <b>{fx:.4f}</b>, f′(x) = <b>{dfx:.4f}</b></div>"
             f"<img src='data:image/png;base64,{png}' alt='{html.escape(name)} and its derivative'>")
@@ -327,16 +335,17 @@ def explore_activation(names: Sequence[str] = PRACTICAL_ACTIVATIONS, x: float = 
 
 # ----------------------------------------------------------------------------- MNIST (notebook 02)
 
+@styled
 def plot_samples(dataset: Sequence[tuple[torch.Tensor, int]], n: int = 16, columns: int = 8) -> Figure:
     """The first n images of a dataset of (image, label) pairs, each titled with its label."""
     rows = math.ceil(n / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(12, 1.75 * rows + 0.4), layout="constrained", squeeze=False)
+    fig, axes = subplots(rows, columns, height=1.6 * rows + 0.3, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
             image, label = dataset[i]
             ax.imshow(torch.as_tensor(image).reshape(28, 28).numpy(), cmap="gray")
-            ax.set_title(f"label {int(label)}", fontsize=13)
+            ax.set_title(f"label {int(label)}")
     return fig
 
 
@@ -346,17 +355,13 @@ def value_summary(t: torch.Tensor) -> dict[str, float]:
     return {"min": t.min().item(), "max": t.max().item(), "mean": t.mean().item(), "std": t.std().item()}
 
 
+@styled
 def plot_value_histograms(values: dict[str, torch.Tensor], bins: int = 51) -> Figure:
     """One histogram per tensor, side by side; log counts, because background pixels far outnumber the rest."""
-    fig, axes = plt.subplots(1, len(values), figsize=(6 * len(values), 4.5), layout="constrained", squeeze=False)
+    fig, axes = subplots(1, len(values), height=4.2, squeeze=False)
     for ax, (title, t) in zip(axes.flat, values.items()):
-        ax.hist(t.flatten().to(torch.float64).numpy(), bins=bins, color="tab:gray")
-        ax.set_yscale("log")
-        ax.set_title(title, fontsize=14)
-        ax.set_xlabel("pixel value", fontsize=13)
-        ax.set_ylabel("number of pixels", fontsize=13)
-        ax.tick_params(labelsize=12)
-        ax.grid(alpha=0.3)
+        ax.hist(t.flatten().to(torch.float64).numpy(), bins=bins, color="0.45")
+        ax.set(title=title, yscale="log", xlabel="pixel value", ylabel="number of pixels")
     return fig
 
 

@@ -67,7 +67,7 @@ def test_plot_activations_draws_function_and_derivative():
     fig = T.plot_activations(["Sigmoid", "ReLU"], GRID)
     left, right = fig.axes
     assert len(left.lines) == 2 + 2  # two curves plus the two axis lines
-    assert fig.get_size_inches()[0] >= 12
+    assert fig.get_size_inches()[0] == pytest.approx(T.FIG_WIDTH)  # the notebook column's width: shown unshrunk
     sigmoid_derivative = right.lines[0].get_ydata()
     assert max(sigmoid_derivative) == pytest.approx(0.25)
 
@@ -219,7 +219,7 @@ def test_plot_samples_titles_are_labels():
     fig = T.plot_samples(data, n=10, columns=5)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == [f"label {i}" for i in range(10)]
-    assert fig.get_size_inches()[0] >= 12
+    assert fig.get_size_inches()[0] == pytest.approx(T.FIG_WIDTH)  # the notebook column's width: shown unshrunk
 
 
 def test_plot_value_histograms_one_panel_per_tensor():
