@@ -32,6 +32,8 @@ QUESTIONS_FILE = Path(__file__).with_name("viva_questions.json")
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
 ANSWERS_VARIABLE = "LAB_ANSWERS"  # names the answers file instead of ./answers.json
 DEFAULT_ANSWERS = "answers.json"
+# Where the notebooks save by default (their kernels run in notebooks/): the command line looks there too.
+NOTEBOOK_ANSWERS = Path(__file__).resolve().parent.parent / "notebooks" / DEFAULT_ANSWERS
 NO_ANSWER = "_(no answer yet)_"
 MAX_ANSWERS_BYTES = 5_000_000  # typed answers take a few kB: a larger file is not an answers file
 PENDING = "_(In the notebook, this first part is built from your own run: see the question's widget.)_"
@@ -151,6 +153,16 @@ def answers_file(answers_path: str | Path | None = None) -> Path:
     if answers_path is None:
         answers_path = os.environ.get(ANSWERS_VARIABLE) or DEFAULT_ANSWERS
     return Path(answers_path).expanduser().absolute()
+
+
+def find_answers_file(answers_path: str | Path | None = None) -> tuple[Path | None, list[Path]]:
+    """(the file found or None, the places looked): the one named, else $LAB_ANSWERS, else ./answers.json,
+    else <repo>/notebooks/answers.json, where the notebooks save (for ``--export`` run from anywhere)."""
+    if answers_path is not None or os.environ.get(ANSWERS_VARIABLE):
+        places = [answers_file(answers_path)]
+    else:
+        places = list(dict.fromkeys([answers_file(), NOTEBOOK_ANSWERS]))  # one place when run in notebooks/
+    return next((p for p in places if p.exists()), None), places
 
 
 def read_answers(path: str | Path) -> tuple[dict[str, str], str | None]:
@@ -446,15 +458,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.viva", description=__doc__.splitlines()[0])
     parser.add_argument("--export", metavar="OUT.md", required=True,
                         help="write every question and your answers to OUT.md")
-    parser.add_argument("--answers", metavar="FILE", help="answers file (default: $LAB_ANSWERS or ./answers.json)")
+    parser.add_argument("--answers", metavar="FILE",
+                        help="answers file (default: $LAB_ANSWERS, else ./answers.json, else notebooks/answers.json)")
     parser.add_argument("--model-answers", action="store_true", help="include the model answers")
     args = parser.parse_args(argv)
+    source, looked = find_answers_file(args.answers)
+    if source is None:
+        print(f"No answers file found: looked for {' and '.join(map(str, looked))}. Answer a question in a notebook "
+              f"first (they are saved in notebooks/answers.json), or name your file with --answers FILE or "
+              f"${ANSWERS_VARIABLE}. Nothing was exported.", file=sys.stderr)
+        return 1
     try:
-        target = export_answers(args.export, args.answers, include_model_answers=args.model_answers)
+        target = export_answers(args.export, source, include_model_answers=args.model_answers)
     except (ValueError, OSError) as err:
         print(err, file=sys.stderr)
         return 1
-    print(f"Wrote {target}")
+    print(f"Wrote {target} (your answers from {source})")
     return 0
 
 

@@ -400,3 +400,29 @@ def test_a_file_far_larger_than_answers_is_refused_not_read_or_replaced(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no .bak copy of it either
     with pytest.raises(ValueError, match="far larger than an answers file"):
         viva.export_answers("out.md")
+
+
+def test_export_command_from_the_repository_root_finds_the_notebooks_answers(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "repo" / "notebooks"  # stands for <repo>/notebooks, where the kernels save
+    notebooks.mkdir(parents=True)
+    (notebooks / "answers.json").write_text(json.dumps({"clipping": "It caps the norm."}))
+    monkeypatch.setattr(viva, "NOTEBOOK_ANSWERS", notebooks / "answers.json", raising=False)
+    assert viva.main(["--export", "my_viva_answers.md"]) == 0  # run from a folder without answers.json
+    assert "It caps the norm." in (tmp_path / "my_viva_answers.md").read_text(encoding="utf-8")
+    assert str(notebooks / "answers.json") in capsys.readouterr().out
+    (tmp_path / "answers.json").write_text(json.dumps({"clipping": "from here"}))  # ./answers.json comes first
+    assert viva.main(["--export", "here.md"]) == 0
+    assert "from here" in (tmp_path / "here.md").read_text(encoding="utf-8")
+
+
+def test_export_command_without_any_answers_file_refuses_and_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(viva, "NOTEBOOK_ANSWERS", tmp_path / "repo" / "notebooks" / "answers.json", raising=False)
+    assert viva.main(["--export", "out.md"]) == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "answers.json") in err and str(tmp_path / "repo" / "notebooks" / "answers.json") in err
+    assert "--answers" in err and not (tmp_path / "out.md").exists()
+    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(tmp_path / "mine.json"))  # named, but not there: only that one
+    assert viva.main(["--export", "out.md"]) == 1
+    assert "mine.json" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
+    assert viva.main(["--export", "out.md", "--answers", "missing.json"]) == 1
+    assert "missing.json" in capsys.readouterr().err
