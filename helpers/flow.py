@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 from statistics import mean
 from dataclasses import asdict
@@ -207,8 +208,31 @@ def cached(key: dict, compute: Callable[[], T], folder: str | Path | None = None
         if found:
             return value
     value = compute()
-    atomic_write_bytes(cache_path(key, folder), _encode(key, value))
+    _store(key, value, folder)
     return value
+
+
+class CacheNotSaved(UserWarning):
+    """A result could not be written to the disk cache; it was kept in memory and will be computed again."""
+
+
+_UNWRITABLE: set[str] = set()  # cache folders already warned about in this session
+
+
+def _store(key: dict, value: Any, folder: str | Path | None) -> None:
+    """Write ``value``'s cache file; if that fails, warn (once per folder) instead: the result is not lost."""
+    path = cache_path(key, folder)
+    try:
+        atomic_write_bytes(path, _encode(key, value))
+    except OSError as err:
+        if str(path.parent) in _UNWRITABLE:
+            return
+        _UNWRITABLE.add(str(path.parent))
+        reason = f"{path} is a folder" if path.is_dir() else f"{type(err).__name__}: {err.strerror or err}"
+        warnings.warn(CacheNotSaved(
+            f"The result could not be saved in the cache folder {path.parent} ({reason}). It is kept in memory "
+            f"for this session, and will be trained again next time. To keep results, set {CACHE_VARIABLE} to a "
+            f"folder you can write to, or make this one writable."), stacklevel=3)
 
 
 # ----------------------------------------------------------------------------- cached sweeps
