@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -30,6 +31,10 @@ FLUSH_EVERY = 50  # iterations between copies of the recorded numbers to Python 
 # Called with the runs at the end of every training (finished, interrupted or diverged): a hook for tests
 # (tests/test_reruns.py fingerprints every run of a notebook) and for anyone who logs experiments.
 RUN_HOOKS: list[Callable[[dict[str, "History"]], None]] = []
+# A loss far above an untrained network's (ln 10 = 2.30 for 10 classes) in several iterations means the run
+# blew up, even when it never becomes NaN (ReLU units then die and the loss falls back to about ln 10).
+UNSTABLE_LOSS = 10 * math.log(10)
+UNSTABLE_ITERATIONS = 3  # one bad batch is not a blow-up
 
 
 class TrainingDiverged(RuntimeError):
@@ -38,6 +43,10 @@ class TrainingDiverged(RuntimeError):
     def __init__(self, message: str, runs: dict[str, "History"]):
         super().__init__(message)
         self.runs = runs
+
+
+class TrainingUnstable(UserWarning):
+    """The loss blew up (far above ln 10) or a gradient norm overflowed, but never became NaN: the run went on."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -96,6 +105,7 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+
 @dataclass
 class History:
     """Everything one training run measured.  Lists grow while it trains (live plots read them)."""
@@ -111,6 +121,7 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)  # wall clock at the end of each epoch
     seconds: float = 0.0  # wall clock of the whole run (shared when activations train together)
     iterations_per_epoch: int = 0
+    warnings: list[str] = field(default_factory=list)  # what went wrong without stopping it (TrainingUnstable)
     model: MLP | None = field(default=None, repr=False, compare=False)  # the trained network
 
     def to_dict(self) -> dict:
@@ -315,8 +326,38 @@ def _end_epoch(t: _Training, epoch: int, correct: torch.Tensor) -> None:
         h.epoch_seconds.append(elapsed)
         h.seconds = elapsed
     t.bar.set_postfix({n: f"{h.test_acc[-1]:.3f}" for n, h in t.runs.items()})
+    _warn_if_unstable(t.runs)
     if t.callback is not None:
         t.callback(t.progress(epoch, t.done, epoch_end=True))
+
+
+def instability(h: History) -> str | None:
+    """Why a run is unstable without being NaN (losses far above ln 10 in several iterations, or a gradient norm
+    that overflowed), or None."""
+    high = [i for i, v in enumerate(h.loss) if v > UNSTABLE_LOSS]
+    overflow = next((i for i, g in enumerate(h.grad_norm) if not math.isfinite(g)), None)
+    parts = []
+    if len(high) >= UNSTABLE_ITERATIONS:
+        parts.append(f"its loss was above {UNSTABLE_LOSS:.0f} (ten times an untrained network's, ln 10 = 2.30) in "
+                     f"{len(high)} iterations from iteration {high[0] + 1}, up to {max(h.loss):.3g}")
+    if overflow is not None:
+        parts.append(f"its gradient norm overflowed to infinity at iteration {overflow + 1}")
+    if not parts:
+        return None
+    when = f" by the end of epoch {len(h.test_acc)}" if h.test_acc else ""
+    accuracy = f" Its test accuracy is {100 * h.test_acc[-1]:.1f} % (chance: 10 %)." if h.test_acc else ""
+    return (f"The {h.activation} run blew up{when}: {' and '.join(parts)}; its loss is still finite (not NaN), so "
+            f"training went on.{accuracy} Lower the learning rate, or set clip_grad_norm; do not trust this run's "
+            f"numbers.")
+
+
+def _warn_if_unstable(runs: dict[str, History]) -> None:
+    """Record and warn (``TrainingUnstable``, once per run) about runs whose loss blew up without becoming NaN."""
+    for h in runs.values():
+        message = None if h.warnings else instability(h)
+        if message is not None:
+            h.warnings.append(message)
+            warnings.warn(TrainingUnstable(message), stacklevel=2)
 
 
 def _flush(rows: torch.Tensor, runs: dict[str, History], first_iteration: int, epoch: int) -> None:

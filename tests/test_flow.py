@@ -440,3 +440,17 @@ def test_try_it_panel_trains_and_shows_a_divergence():
     assert "ratio" in panel.status.value and panel.picture.value != first
     quiet = try_it_panel(tiny_data(), run_now=False)
     assert quiet.picture.value == b"" and quiet.status.value == ""
+
+
+BLOWING_UP = TrainConfig(optimizer="sgd", momentum=0.0, lr=5.0, train_size=640, epochs=2, device="cpu")
+
+
+def test_a_sweep_that_blew_up_without_nan_says_so_trained_and_from_the_cache(trainings):
+    for _ in range(2):  # trained, then loaded: the warning comes both times
+        with pytest.warns(UserWarning) as record:
+            runs, diverged = sweep_catching("blow-up", ["ReLU"], BLOWING_UP, data=noise_data(), data_name="noise",
+                                            progress=False)
+        unstable = [str(w.message) for w in record if w.category.__name__ == "TrainingUnstable"]
+        assert diverged is None and len(unstable) == 1 and unstable == runs["ReLU"].warnings
+        assert "blew up" in unstable[0] and len(runs["ReLU"].test_acc) == 2
+    assert len(trainings) == 1

@@ -253,3 +253,31 @@ def test_sgd_with_and_without_momentum_trains(tiny_data):
     for momentum in (0.0, 0.9):
         h = helpers.train("ReLU", epochs=1, optimizer="sgd", momentum=momentum, lr=0.05, data=tiny_data, progress=False)
         assert len(h.loss) == 10 and all(math.isfinite(v) for v in h.loss)
+
+
+# ----------------------------------------------------------------------------- a blow-up that never becomes NaN
+
+def _unstable(record) -> list[str]:
+    return [str(w.message) for w in record if w.category.__name__ == "TrainingUnstable"]
+
+
+def test_a_loss_that_blows_up_without_nan_is_a_warning_recorded_on_the_history(tiny_data):
+    with pytest.warns(UserWarning) as record:  # SGD at lr 5: the loss reaches ~1e9, then ReLU dies at ~2.3
+        h = helpers.train("ReLU", epochs=2, optimizer="sgd", momentum=0.0, lr=5, data=tiny_data, progress=False)
+    assert len(h.test_acc) == 2 and all(math.isfinite(v) for v in h.loss)  # it finished: no exception
+    assert len(_unstable(record)) == 1 and h.warnings == _unstable(record)
+    message = h.warnings[0]
+    assert "ReLU" in message and "ln 10" in message and "still finite (not NaN)" in message
+    assert "Lower the learning rate" in message and "test accuracy" in message
+    assert h.to_dict()["warnings"] == h.warnings  # results.json keeps it
+    calm = helpers.train("ReLU", epochs=1, optimizer="sgd", lr=0.05, data=tiny_data, progress=False)
+    assert calm.warnings == []
+
+
+def test_instability_is_losses_far_above_ln_10_over_several_iterations_or_an_infinite_gradient_norm():
+    from helpers.train import History, instability
+
+    assert instability(History("ReLU", {}, loss=[2.3, 1e4, 2.3, 2.2], grad_norm=[1.0] * 4)) is None  # one bad batch
+    assert instability(History("ReLU", {}, loss=[2.3, 30.0, 40.0, 50.0], grad_norm=[1.0] * 4)) is not None
+    message = instability(History("Tanh", {}, loss=[2.3] * 3, grad_norm=[1.0, float("inf"), 1.0]))
+    assert message is not None and "gradient norm" in message and "iteration 2" in message
