@@ -53,6 +53,45 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+class IncompleteWrite(OSError):
+    """Some of several files were replaced and others not; the message names the stale ones."""
+
+
+def atomic_write_files(contents: dict[Path, bytes]) -> None:
+    """Write several files that belong together: all to temporary files first (a full disk changes nothing),
+    then each renamed into place; if a rename still fails, earlier versions left beside new ones are set aside."""
+    temporary: dict[Path, Path] = {}
+    try:
+        for path, data in contents.items():
+            temporary[Path(path)] = write_temporary(path, data)
+        replaced: list[Path] = []
+        for path, tmp in temporary.items():
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise _incomplete(replaced, path, err, [p for p in temporary if p not in replaced]) from err
+            replaced.append(path)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+
+
+def _incomplete(replaced: list[Path], failed: Path, err: OSError, left: list[Path]) -> IncompleteWrite:
+    """Set aside the earlier versions of the files not replaced (``<name>.stale``) and say which ones they are."""
+    notes = []
+    for path in left:
+        if not path.exists():
+            continue
+        try:
+            path.replace(path.with_name(path.name + ".stale"))
+            notes.append(f"the earlier run's {path.name} was renamed {path.name}.stale")
+        except OSError:
+            notes.append(f"{path} is from an earlier run (stale)")
+    wrote = f"wrote {', '.join(p.name for p in replaced)} but " if replaced else ""
+    return IncompleteWrite(f"{wrote}could not put {failed} in place ({err.strerror or err})"
+                           + ("; " + "; ".join(notes) if notes else ""))
+
+
 def file_mode() -> int:
     """The mode a new file gets from ``open``: rw for everyone, less the umask (mkstemp's 0600 is too private)."""
     return 0o666 & ~_umask()
