@@ -13,8 +13,10 @@ one call, numbers copied out every ``FLUSH_EVERY`` iterations) is explained in `
 from __future__ import annotations
 
 import math
+import operator
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -27,6 +29,8 @@ from .engine import StackedMLP, adam
 from .model import INITS, MLP, activation_name, build_mlp
 
 OPTIMIZERS = ("adam", "sgd")
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # what the engine runs on
+MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed takes at most 64 bits
 FLUSH_EVERY = 50  # iterations between copies of the recorded numbers to Python lists
 # Called with the runs at the end of every training (finished, interrupted or diverged): a hook for tests
 # (tests/test_reruns.py fingerprints every run of a notebook) and for anyone who logs experiments.
@@ -75,8 +79,17 @@ class TrainConfig:
     device: str | None = None  # None: CUDA, else Apple MPS, else CPU
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         problems = []
+        hidden = _layer_sizes(self.hidden)
+        if hidden is None:
+            problems.append(f"hidden must be a tuple of layer sizes, e.g. (256, 128), got {self.hidden!r}")
+        else:
+            object.__setattr__(self, "hidden", hidden)
+        seed = _whole(self.seed)
+        if seed is None or not 0 <= seed <= MAX_SEED:
+            problems.append(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
+        else:
+            object.__setattr__(self, "seed", seed)
         if not _is_int(self.epochs) or self.epochs < 1:
             problems.append(f"epochs must be a whole number >= 1, got {self.epochs!r}")
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= 60000:
@@ -91,7 +104,7 @@ class TrainConfig:
             problems.append(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not isinstance(self.init_gain, (int, float)) or not self.init_gain > 0:
             problems.append(f"init_gain must be a number > 0, got {self.init_gain!r}")
-        if not self.hidden or min(self.hidden) < 1:
+        if hidden is not None and (not hidden or min(hidden) < 1):
             problems.append(f"hidden must list one or more positive layer sizes, got {self.hidden!r}")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             problems.append(f"clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}")
@@ -104,6 +117,23 @@ class TrainConfig:
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
+
+def _whole(value: object) -> int | None:
+    """``value`` as a Python int if it is a whole number (an int, a NumPy integer; not a bool or a float), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _layer_sizes(value: object) -> tuple[int, ...] | None:
+    """``hidden`` as a tuple of ints, or None if it is not a sequence of whole numbers (5, "256", (256, 1.5))."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return None
+    sizes = tuple(_whole(h) for h in value)
+    return None if None in sizes else sizes  # type: ignore[return-value]
 
 
 @dataclass
@@ -147,6 +177,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The device to train on: the one asked for, else CUDA, else Apple MPS, else the CPU."""
     if device is not None:
         device = torch.device(device)
+        if device.type not in DEVICE_TYPES:
+            raise ValueError(f"device must be cpu, cuda or mps (or e.g. 'cuda:1'), got {device.type!r}: the lab's "
+                             f"engine runs on those only.")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here.")
         if device.type == "mps" and not torch.backends.mps.is_available():
@@ -266,6 +299,9 @@ def train_together(
 def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors | None,
              callback: Callable[[Progress], None] | None, progress: bool) -> _Training:
     """Check the names, load the data, build the networks from one seed, stack them, make the optimizer."""
+    if isinstance(activations, str):
+        raise ValueError(f"give a list of activations, e.g. [{activations!r}], not the string {activations!r} "
+                         f"(or use train({activations!r}) for one).")
     names = [activation_name(a) for a in activations]
     if not names or len(set(names)) != len(names):
         raise ValueError(f"Give one or more different activations, got {list(activations)!r}.")

@@ -43,6 +43,9 @@ def test_one_epoch_on_full_mnist_writes_both_files(tmp_path):
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--device", "cuda"], "--device"),
     (["--activations", "ReLU", "relu"], "only once"),
+    (["--device", "meta"], "--device: device must be cpu, cuda or mps"),
+    (["--device", "xla"], "--device: device must be cpu, cuda or mps"),
+    (["--seed", str(2 ** 64)], "seed must be a whole number from 0 to"),
 ])
 def test_bad_flags_exit_nonzero_with_one_line(args, message):
     if "cuda" in args:

@@ -228,6 +228,12 @@ def test_interrupt_keeps_what_was_recorded(tiny_data):
     ({"init": "zeros"}, "init must be one of"),
     ({"momentum": 1.5}, "momentum must be"),
     ({"clip_grad_norm": 0}, "clip_grad_norm must be > 0"),
+    ({"seed": 1.5}, r"seed must be a whole number from 0 to 2\*\*63 - 1, got 1.5"),
+    ({"seed": 2 ** 64}, "seed must be a whole number from 0 to"),
+    ({"seed": -1}, "seed must be a whole number from 0 to"),
+    ({"hidden": 5}, r"hidden must be a tuple of layer sizes, e.g. \(256, 128\), got 5"),
+    ({"hidden": "256"}, "hidden must be a tuple of layer sizes"),
+    ({"hidden": (256, 1.5)}, r"hidden must be a tuple of layer sizes.*got \(256, 1.5\)"),
 ])
 def test_bad_settings_are_refused_with_a_clear_message(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -241,8 +247,21 @@ def test_unknown_or_repeated_activation_is_refused(tiny_data):
         helpers.train_together(["ReLU", "relu"], data=tiny_data, progress=False)
 
 
+def test_a_plain_string_is_not_a_list_of_activations(tiny_data):
+    with pytest.raises(ValueError, match=r"give a list of activations, e.g. \['ReLU'\]"):
+        helpers.train_together("ReLU", data=tiny_data, progress=False)
+
+
+def test_a_seed_at_the_top_of_the_range_trains(tiny_data):
+    h = helpers.train("ReLU", epochs=1, seed=2 ** 63 - 1, data=tiny_data, progress=False)
+    assert len(h.loss) == 10
+
+
 def test_device_choice():
     assert helpers.pick_device("cpu").type == "cpu"
+    for other in ("meta", "xla"):
+        with pytest.raises(ValueError, match=f"device must be cpu, cuda or mps.*got '{other}'"):
+            helpers.pick_device(other)
     if not torch.cuda.is_available():
         assert helpers.pick_device().type in ("cpu", "mps")
         with pytest.raises(ValueError, match="no CUDA GPU"):
