@@ -369,10 +369,7 @@ def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATI
         with _unstable_said_once():  # said in the status line: a button's warning would go to the log only
             runs, diverged = _train_or_diverge([c["activation"]], cfg, data, progress=False)
         h = runs[c["activation"]]
-        note = f"test accuracy {pct(h.test_acc[-1])}" if diverged is None else \
-            "diverged (loss NaN): " + diverged.split(":")[0]
-        if h.warnings and diverged is None:
-            note += f" — ⚠ the loss blew up to {max(h.loss):.2g} without becoming NaN: lower the learning rate"
+        note = _panel_note(h, diverged)
         fig, ax = plt.subplots(figsize=(12, 4), layout="constrained")
         draw_layer_curves(ax, layer_series(h), window=5)
         ax.set(yscale="log", xlabel="iteration", ylabel="‖∂L/∂W_l‖₂",
@@ -392,6 +389,16 @@ def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATI
     if run_now:
         train()
     return box
+
+
+def _panel_note(h: History, diverged: str | None) -> str:
+    """The try-it panel's verdict on one run: its test accuracy (and a blow-up without NaN), or the divergence."""
+    if diverged is not None:
+        return "diverged (loss NaN): " + diverged.split(":")[0]
+    note = f"test accuracy {pct(h.test_acc[-1])}"
+    if h.warnings:
+        note += f" — ⚠ the loss blew up to {max(h.loss):.2g} without becoming NaN: lower the learning rate"
+    return note
 
 
 def _train_or_diverge(activations: Sequence[str], config: TrainConfig, data: MNISTTensors | None,

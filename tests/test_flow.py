@@ -454,3 +454,11 @@ def test_a_sweep_that_blew_up_without_nan_says_so_trained_and_from_the_cache(tra
         assert diverged is None and len(unstable) == 1 and unstable == runs["ReLU"].warnings
         assert "blew up" in unstable[0] and len(runs["ReLU"].test_acc) == 2
     assert len(trainings) == 1
+
+
+def test_try_it_panel_note_says_a_blow_up_without_nan():
+    h = History("ReLU", {}, loss=[2.3, 5e3, 2.3], test_acc=[0.1], warnings=["The ReLU run blew up ..."])
+    assert flow._panel_note(h, None) == "test accuracy 10.00 % — ⚠ the loss blew up to 5e+03 without becoming NaN: " \
+                                        "lower the learning rate"
+    assert flow._panel_note(History("ReLU", {}, test_acc=[0.9]), None) == "test accuracy 90.00 %"
+    assert flow._panel_note(h, "The loss of ReLU became NaN: ...").startswith("diverged (loss NaN): The loss of ReLU")
