@@ -14,12 +14,12 @@ _torch.set_flush_denormal(True)
 from .data import DATA_DIR_VARIABLE, DataError, data_dir, ensure_mnist, load_mnist, mnist_datasets, normalize, practical_transform
 from .model import ACTIVATIONS, MLP, PRACTICAL_ACTIVATIONS, activation_name, build_mlp, count_parameters, make_activation
 from .engine import StackedMLP
-from .train import (History, Progress, TrainConfig, TrainingDiverged, TrainingInterrupted, evaluate,
+from .train import (History, Progress, TrainConfig, TrainingDiverged, TrainingInterrupted, TrainingUnstable, evaluate,
                     global_grad_norm, pick_device, train, train_together)
 
 __all__ = [
     "ACTIVATIONS", "DATA_DIR_VARIABLE", "DataError", "History", "MLP", "PRACTICAL_ACTIVATIONS", "Progress",
-    "StackedMLP", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "activation_name", "build_mlp",
+    "StackedMLP", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "TrainingUnstable", "activation_name", "build_mlp",
     "count_parameters", "data_dir", "ensure_mnist", "evaluate", "global_grad_norm", "load_mnist",
     "make_activation", "mnist_datasets", "normalize", "pick_device", "practical_transform", "train",
     "train_together",

@@ -10,23 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from .data import DataError
-from .files import atomic_write_bytes, atomic_write_text
+from .files import IncompleteWrite, atomic_write_files, write_temporary
 from .model import ACTIVATIONS, PRACTICAL_ACTIVATIONS, activation_name
 from .report import summary_rows
-from .train import History, TrainConfig, TrainingDiverged, TrainingInterrupted, pick_device, train_together
+from .train import History, TrainConfig, TrainingDiverged, TrainingUnstable, pick_device, train_together
 
 
-def format_table(rows: list[dict]) -> str:
-    """The summary as a fixed-width text table."""
+def format_table(rows: list[dict], unstable: Sequence[str] = ()) -> str:
+    """The summary as a fixed-width text table; the rows of ``unstable`` runs are marked."""
     header = f"{'activation':<11} {'train acc':>9} {'test acc':>9} {'grad norm (last epoch)':>23} {'seconds':>8}"
     lines = [header, "-" * len(header)]
     for r in rows:
+        mark = "  unstable (see below)" if r["activation"] in unstable else ""
         lines.append(f"{r['activation']:<11} {100 * r['train_acc']:>8.2f}% {100 * r['test_acc']:>8.2f}% "
-                     f"{r['mean_grad_norm_last_epoch']:>23.4f} {r['seconds']:>8.1f}")
+                     f"{r['mean_grad_norm_last_epoch']:>23.4f} {r['seconds']:>8.1f}{mark}")
     return "\n".join(lines)
 
 
@@ -78,28 +80,71 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(str(err))
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"argument --out: {args.out} is a file, not a folder")
+    problem = _cannot_write(args.out)
+    if problem:
+        parser.error(f"argument --out: cannot write into {args.out} ({problem})")
     return args
 
 
+def _cannot_write(folder: Path) -> str | None:
+    """Why nothing can be written into ``folder`` (made if missing; a test file written and removed), or None.
+
+    Checked before training, so that an unwritable ``--out`` does not cost the whole run.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_temporary(folder / "results.json", b"{}").unlink()
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Train, print the table (and any run that blew up), write results.json and comparison.png."""
     args = parse_args(argv)
     try:
-        runs = train_together(args.activations, args.config, progress=not args.no_progress)
-    except (DataError, TrainingDiverged, TrainingInterrupted) as err:
+        with warnings.catch_warnings():  # said below, beside the table, instead of as a Python warning
+            warnings.simplefilter("ignore", TrainingUnstable)
+            runs = train_together(args.activations, args.config, progress=not args.no_progress)
+    except (DataError, TrainingDiverged) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 130 if isinstance(err, KeyboardInterrupt) else 1
-
-    print(format_table(summary_rows(runs)))
+        return 1
+    except KeyboardInterrupt as err:
+        print(f"error: {_interrupted(err)} Nothing was written to {args.out}; run the command again to start "
+              f"over.", file=sys.stderr)
+        return 130
+    unstable = [name for name, h in runs.items() if h.warnings]
+    print(format_table(summary_rows(runs), unstable))
     print(f"(trained together in one pass on {args.device}: 'seconds' is the shared wall clock)")
+    for name in unstable:
+        print(f"warning: {' '.join(runs[name].warnings)}", file=sys.stderr)
+    return _write(args.out, runs)
+
+
+def _interrupted(err: KeyboardInterrupt) -> str:
+    """What was done when Ctrl-C stopped the command, in a terminal user's words."""
+    runs = getattr(err, "runs", None)
+    if not runs:
+        return "Interrupted (Ctrl-C) before training started."
+    h = next(iter(runs.values()))
+    return f"Training was interrupted (Ctrl-C) after {len(h.train_acc)} full epoch(s) and {len(h.loss)} iterations."
+
+
+def _write(out: Path, runs: Mapping[str, History]) -> int:
+    """Write results.json and comparison.png as a pair: both new, or (disk full) both as they were."""
     from .plots import figure_png, plot_comparison  # matplotlib only once there is something to draw
 
     try:
-        atomic_write_text(args.out / "results.json", json.dumps(results_json(runs), indent=1))
-        atomic_write_bytes(args.out / "comparison.png", figure_png(plot_comparison(runs), dpi=100))
-    except OSError as err:
-        print(f"error: cannot write results into {args.out}: {err.strerror or err}", file=sys.stderr)
+        atomic_write_files({out / "results.json": json.dumps(results_json(runs), indent=1).encode("utf-8"),
+                            out / "comparison.png": figure_png(plot_comparison(runs), dpi=100)})
+    except IncompleteWrite as err:
+        print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out / 'results.json'} and {args.out / 'comparison.png'}")
+    except OSError as err:
+        print(f"error: cannot write results into {out}: {err.strerror or err}. The files there (if any, from an "
+              f"earlier run) are as they were.", file=sys.stderr)
+        return 1
+    print(f"wrote {out / 'results.json'} and {out / 'comparison.png'}")
     return 0
 
 

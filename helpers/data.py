@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torchvision import datasets, transforms
 
+from .files import file_mode
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_VARIABLE = "LAB_DATA_DIR"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
@@ -67,8 +69,8 @@ def _check_file(path: Path, size: int, md5: str) -> None:
     problem = None
     if actual_size != size:
         problem = f"it has {actual_size} bytes instead of {size} (truncated or not MNIST)"
-    elif _md5(path) != md5:
-        problem = f"its md5 is {_md5(path)} instead of {md5} (corrupt)"
+    elif (actual := _readable_md5(path)) != md5:
+        problem = f"its md5 is {actual} instead of {md5} (corrupt)"
     if problem:
         raise DataError(
             f"MNIST file {path} is damaged: {problem}. "
@@ -76,6 +78,18 @@ def _check_file(path: Path, size: int, md5: str) -> None:
             f"or downloaded."
         )
     _VERIFIED.add(key)
+
+
+def _readable_md5(path: Path) -> str:
+    """The md5 of an MNIST file; a DataError saying what to do if this user may not read it (shared folders)."""
+    try:
+        return _md5(path)
+    except OSError as err:
+        raise DataError(
+            f"Cannot read MNIST file {path} ({err.strerror or err}): it is there, but this user may not read it "
+            f"(a shared data folder filled by someone else?). Ask its owner to run `chmod a+r {path.parent}/*`, "
+            f"or set {DATA_DIR_VARIABLE} to a folder of your own: it is filled from the bundled copy."
+        ) from None
 
 
 def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) -> None:
@@ -95,6 +109,7 @@ def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) 
         raise cannot_write(err) from None
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, file_mode())  # mkstemp makes it owner-only: other users of a shared folder must read it
         digest, written = hashlib.md5(), 0
         with lzma.open(bundle, "rb") as src, os.fdopen(fd, "wb") as dst:
             for block in iter(lambda: src.read(1 << 20), b""):
@@ -120,7 +135,7 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _download(root: Path, raw: Path) -> None:
+def _download(root: Path, raw: Path, missing: list[str]) -> None:
     """torchvision's own download, for anyone without the bundled copy; cleans up on failure."""
     before = set(raw.iterdir()) if raw.is_dir() else set()
     try:
@@ -133,7 +148,8 @@ def _download(root: Path, raw: Path) -> None:
                     leftover.unlink(missing_ok=True)
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(
-            f"MNIST is not in {raw} and downloading it failed ({reason}). "
+            f"MNIST is not in {raw} (missing: {', '.join(missing)}; the bundled copy has no such file) "
+            f"and downloading it failed ({reason}). "
             f"If you are offline: restore the bundled copy (`git checkout -- data/bundled`), "
             f"or set {DATA_DIR_VARIABLE} to a folder that holds MNIST/raw/ with the four "
             f"files, or connect to the internet and run again."
@@ -166,7 +182,7 @@ def ensure_mnist(
         else:
             missing.append(name)
     if missing:
-        _download(root, raw)
+        _download(root, raw, missing)
         for name in missing:
             if not (raw / name).is_file():
                 raise DataError(f"torchvision's download did not produce {raw / name}.")

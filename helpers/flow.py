@@ -9,15 +9,17 @@ exactly the same configuration was trained before; ``retrain=True`` trains again
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 from statistics import mean
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +30,7 @@ from .files import atomic_write_bytes
 from .model import ACTIVATIONS, DERIVATIVES, INITS, MLP, activation_name, build_mlp
 from .plots import figure_png, plot_layer_gradients
 from .report import pct
-from .train import History, Progress, TrainConfig, TrainingDiverged, pick_device, train_together
+from .train import History, Progress, TrainConfig, TrainingDiverged, TrainingUnstable, pick_device, train_together
 
 if TYPE_CHECKING:  # imported lazily at run time: only the try-it panel needs widgets
     import ipywidgets
@@ -41,7 +43,7 @@ SATURATION_THRESHOLD = 0.01
 SATURATING = ("Sigmoid", "Tanh")
 CACHE_VARIABLE = "LAB_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "cache"
-CACHE_FORMAT = 2  # bump when what a cache file holds, or how it was trained, changes: older files are recomputed
+CACHE_FORMAT = 3  # bump when what a cache file holds, or how it was trained, changes: older files are recomputed
 _MAGIC = b"activation-lab-cache\n"
 MNIST_DATA = "MNIST, normalized (0.5, 0.5)"  # the data the notebooks train on, as their cache keys name it
 
@@ -207,8 +209,31 @@ def cached(key: dict, compute: Callable[[], T], folder: str | Path | None = None
         if found:
             return value
     value = compute()
-    atomic_write_bytes(cache_path(key, folder), _encode(key, value))
+    _store(key, value, folder)
     return value
+
+
+class CacheNotSaved(UserWarning):
+    """A result could not be written to the disk cache; it was kept in memory and will be computed again."""
+
+
+_UNWRITABLE: set[str] = set()  # cache folders already warned about in this session
+
+
+def _store(key: dict, value: Any, folder: str | Path | None) -> None:
+    """Write ``value``'s cache file; if that fails, warn (once per folder) instead: the result is not lost."""
+    path = cache_path(key, folder)
+    try:
+        atomic_write_bytes(path, _encode(key, value))
+    except OSError as err:
+        if str(path.parent) in _UNWRITABLE:
+            return
+        _UNWRITABLE.add(str(path.parent))
+        reason = f"{path} is a folder" if path.is_dir() else f"{type(err).__name__}: {err.strerror or err}"
+        warnings.warn(CacheNotSaved(
+            f"The result could not be saved in the cache folder {path.parent} ({reason}). It is kept in memory "
+            f"for this session, and will be trained again next time. To keep results, set {CACHE_VARIABLE} to a "
+            f"folder you can write to, or make this one writable."), stacklevel=3)
 
 
 # ----------------------------------------------------------------------------- cached sweeps
@@ -229,7 +254,25 @@ def sweep(what: str, activations: Sequence[str], config: TrainConfig, *, data: M
     ignores the cache and trains again.
     """
     key = sweep_key(what, config, activations, data_name=data_name)
-    return cached(key, lambda: train_together(activations, config, data=data, progress=progress), retrain=retrain)
+    with _unstable_said_once():
+        runs = cached(key, lambda: train_together(activations, config, data=data, progress=progress), retrain=retrain)
+    return _say_unstable(runs)
+
+
+@contextlib.contextmanager
+def _unstable_said_once() -> Iterator[None]:
+    """Hold back ``TrainingUnstable`` while a sweep trains: :func:`_say_unstable` says it, trained or cached."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingUnstable)
+        yield
+
+
+def _say_unstable(runs: dict[str, History]) -> dict[str, History]:
+    """Warn about every run that blew up without NaN (``History.warnings``): from the cache too, never silent."""
+    for h in runs.values():
+        for message in h.warnings:
+            warnings.warn(TrainingUnstable(message), stacklevel=3)
+    return runs
 
 
 def sweep_catching(what: str, activations: Sequence[str], config: TrainConfig, *, data: MNISTTensors | None = None,
@@ -246,8 +289,9 @@ def sweep_catching(what: str, activations: Sequence[str], config: TrainConfig, *
         return {"diverged": message, "runs": runs}
 
     key = sweep_key(what, config, activations, data_name=data_name, catching="TrainingDiverged")
-    outcome = cached(key, compute, retrain=retrain)
-    return outcome["runs"], outcome["diverged"]
+    with _unstable_said_once():
+        outcome = cached(key, compute, retrain=retrain)
+    return _say_unstable(outcome["runs"]), outcome["diverged"]
 
 
 def saturation_during_training(activations: Sequence[str], config: TrainConfig, *,
@@ -322,10 +366,10 @@ def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATI
         status.value = "training…"
         cfg = TrainConfig(hidden=(width,) * c["depth"], optimizer=c["optimizer"], init=c["init"], lr=c["lr"],
                           train_size=train_size, epochs=1, device=device)
-        runs, diverged = _train_or_diverge([c["activation"]], cfg, data, progress=False)
+        with _unstable_said_once():  # said in the status line: a button's warning would go to the log only
+            runs, diverged = _train_or_diverge([c["activation"]], cfg, data, progress=False)
         h = runs[c["activation"]]
-        note = f"test accuracy {pct(h.test_acc[-1])}" if diverged is None else \
-            "diverged (loss NaN): " + diverged.split(":")[0]
+        note = _panel_note(h, diverged)
         fig = plot_layer_gradients(h, f"{c['activation']}, depth {c['depth']}, {c['optimizer']}, init {c['init']}, "
                                       f"lr {c['lr']:.2g}: {note}", window=5)
         picture.value = figure_png(fig)
@@ -340,6 +384,16 @@ def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATI
     if run_now:
         train()
     return box
+
+
+def _panel_note(h: History, diverged: str | None) -> str:
+    """The try-it panel's verdict on one run: its test accuracy (and a blow-up without NaN), or the divergence."""
+    if diverged is not None:
+        return "diverged (loss NaN): " + diverged.split(":")[0]
+    note = f"test accuracy {pct(h.test_acc[-1])}"
+    if h.warnings:
+        note += f" — ⚠ the loss blew up to {max(h.loss):.2g} without becoming NaN: lower the learning rate"
+    return note
 
 
 def _train_or_diverge(activations: Sequence[str], config: TrainConfig, data: MNISTTensors | None,

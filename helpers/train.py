@@ -13,7 +13,10 @@ one call, numbers copied out every ``FLUSH_EVERY`` iterations) is explained in `
 from __future__ import annotations
 
 import math
+import operator
 import time
+import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -26,10 +29,16 @@ from .engine import StackedMLP, adam
 from .model import INITS, MLP, activation_name, build_mlp
 
 OPTIMIZERS = ("adam", "sgd")
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # what the engine runs on
+MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed takes at most 64 bits
 FLUSH_EVERY = 50  # iterations between copies of the recorded numbers to Python lists
 # Called with the runs at the end of every training (finished, interrupted or diverged): a hook for tests
 # (tests/test_reruns.py fingerprints every run of a notebook) and for anyone who logs experiments.
 RUN_HOOKS: list[Callable[[dict[str, "History"]], None]] = []
+# A loss far above an untrained network's (ln 10 = 2.30 for 10 classes) in several iterations means the run
+# blew up, even when it never becomes NaN (ReLU units then die and the loss falls back to about ln 10).
+UNSTABLE_LOSS = 10 * math.log(10)
+UNSTABLE_ITERATIONS = 3  # one bad batch is not a blow-up
 
 
 class TrainingDiverged(RuntimeError):
@@ -38,6 +47,10 @@ class TrainingDiverged(RuntimeError):
     def __init__(self, message: str, runs: dict[str, "History"]):
         super().__init__(message)
         self.runs = runs
+
+
+class TrainingUnstable(UserWarning):
+    """The loss blew up (far above ln 10) or a gradient norm overflowed, but never became NaN: the run went on."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -66,8 +79,17 @@ class TrainConfig:
     device: str | None = None  # None: CUDA, else Apple MPS, else CPU
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         problems = []
+        hidden = _layer_sizes(self.hidden)
+        if hidden is None:
+            problems.append(f"hidden must be a tuple of layer sizes, e.g. (256, 128), got {self.hidden!r}")
+        else:
+            object.__setattr__(self, "hidden", hidden)
+        seed = _whole(self.seed)
+        if seed is None or not 0 <= seed <= MAX_SEED:
+            problems.append(f"seed must be a whole number from 0 to 2**63 - 1, got {self.seed!r}")
+        else:
+            object.__setattr__(self, "seed", seed)
         if not _is_int(self.epochs) or self.epochs < 1:
             problems.append(f"epochs must be a whole number >= 1, got {self.epochs!r}")
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= 60000:
@@ -82,7 +104,7 @@ class TrainConfig:
             problems.append(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not isinstance(self.init_gain, (int, float)) or not self.init_gain > 0:
             problems.append(f"init_gain must be a number > 0, got {self.init_gain!r}")
-        if not self.hidden or min(self.hidden) < 1:
+        if hidden is not None and (not hidden or min(hidden) < 1):
             problems.append(f"hidden must list one or more positive layer sizes, got {self.hidden!r}")
         if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
             problems.append(f"clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}")
@@ -94,6 +116,24 @@ class TrainConfig:
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as a Python int if it is a whole number (an int, a NumPy integer; not a bool or a float), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _layer_sizes(value: object) -> tuple[int, ...] | None:
+    """``hidden`` as a tuple of ints, or None if it is not a sequence of whole numbers (5, "256", (256, 1.5))."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return None
+    sizes = tuple(_whole(h) for h in value)
+    return None if None in sizes else sizes  # type: ignore[return-value]
 
 
 @dataclass
@@ -111,6 +151,7 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)  # wall clock at the end of each epoch
     seconds: float = 0.0  # wall clock of the whole run (shared when activations train together)
     iterations_per_epoch: int = 0
+    warnings: list[str] = field(default_factory=list)  # what went wrong without stopping it (TrainingUnstable)
     model: MLP | None = field(default=None, repr=False, compare=False)  # the trained network
 
     def to_dict(self) -> dict:
@@ -136,6 +177,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The device to train on: the one asked for, else CUDA, else Apple MPS, else the CPU."""
     if device is not None:
         device = torch.device(device)
+        if device.type not in DEVICE_TYPES:
+            raise ValueError(f"device must be cpu, cuda or mps (or e.g. 'cuda:1'), got {device.type!r}: the lab's "
+                             f"engine runs on those only.")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here.")
         if device.type == "mps" and not torch.backends.mps.is_available():
@@ -255,6 +299,9 @@ def train_together(
 def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors | None,
              callback: Callable[[Progress], None] | None, progress: bool) -> _Training:
     """Check the names, load the data, build the networks from one seed, stack them, make the optimizer."""
+    if isinstance(activations, str):
+        raise ValueError(f"give a list of activations, e.g. [{activations!r}], not the string {activations!r} "
+                         f"(or use train({activations!r}) for one).")
     names = [activation_name(a) for a in activations]
     if not names or len(set(names)) != len(names):
         raise ValueError(f"Give one or more different activations, got {list(activations)!r}.")
@@ -315,8 +362,38 @@ def _end_epoch(t: _Training, epoch: int, correct: torch.Tensor) -> None:
         h.epoch_seconds.append(elapsed)
         h.seconds = elapsed
     t.bar.set_postfix({n: f"{h.test_acc[-1]:.3f}" for n, h in t.runs.items()})
+    _warn_if_unstable(t.runs)
     if t.callback is not None:
         t.callback(t.progress(epoch, t.done, epoch_end=True))
+
+
+def instability(h: History) -> str | None:
+    """Why a run is unstable without being NaN (losses far above ln 10 in several iterations, or a gradient norm
+    that overflowed), or None."""
+    high = [i for i, v in enumerate(h.loss) if v > UNSTABLE_LOSS]
+    overflow = next((i for i, g in enumerate(h.grad_norm) if not math.isfinite(g)), None)
+    parts = []
+    if len(high) >= UNSTABLE_ITERATIONS:
+        parts.append(f"its loss was above {UNSTABLE_LOSS:.0f} (ten times an untrained network's, ln 10 = 2.30) in "
+                     f"{len(high)} iterations from iteration {high[0] + 1}, up to {max(h.loss):.3g}")
+    if overflow is not None:
+        parts.append(f"its gradient norm overflowed to infinity at iteration {overflow + 1}")
+    if not parts:
+        return None
+    when = f" by the end of epoch {len(h.test_acc)}" if h.test_acc else ""
+    accuracy = f" Its test accuracy is {100 * h.test_acc[-1]:.1f} % (chance: 10 %)." if h.test_acc else ""
+    return (f"The {h.activation} run blew up{when}: {' and '.join(parts)}; its loss is still finite (not NaN), so "
+            f"training went on.{accuracy} Lower the learning rate, or set clip_grad_norm; do not trust this run's "
+            f"numbers.")
+
+
+def _warn_if_unstable(runs: dict[str, History]) -> None:
+    """Record and warn (``TrainingUnstable``, once per run) about runs whose loss blew up without becoming NaN."""
+    for h in runs.values():
+        message = None if h.warnings else instability(h)
+        if message is not None:
+            h.warnings.append(message)
+            warnings.warn(TrainingUnstable(message), stacklevel=2)
 
 
 def _flush(rows: torch.Tensor, runs: dict[str, History], first_iteration: int, epoch: int) -> None:

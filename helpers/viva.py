@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .files import atomic_write_text
+from .files import atomic_write_text, locked
 
 if TYPE_CHECKING:  # imported lazily at run time: the command line needs no widgets
     import ipywidgets
@@ -32,7 +32,10 @@ QUESTIONS_FILE = Path(__file__).with_name("viva_questions.json")
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
 ANSWERS_VARIABLE = "LAB_ANSWERS"  # names the answers file instead of ./answers.json
 DEFAULT_ANSWERS = "answers.json"
+# Where the notebooks save by default (their kernels run in notebooks/): the command line looks there too.
+NOTEBOOK_ANSWERS = Path(__file__).resolve().parent.parent / "notebooks" / DEFAULT_ANSWERS
 NO_ANSWER = "_(no answer yet)_"
+MAX_ANSWERS_BYTES = 5_000_000  # typed answers take a few kB: a larger file is not an answers file
 PENDING = "_(In the notebook, this first part is built from your own run: see the question's widget.)_"
 
 
@@ -152,9 +155,28 @@ def answers_file(answers_path: str | Path | None = None) -> Path:
     return Path(answers_path).expanduser().absolute()
 
 
+def find_answers_file(answers_path: str | Path | None = None) -> tuple[Path | None, list[Path]]:
+    """(the file found or None, the places looked): the one named, else $LAB_ANSWERS, else ./answers.json,
+    else <repo>/notebooks/answers.json, where the notebooks save (for ``--export`` run from anywhere)."""
+    if answers_path is not None or os.environ.get(ANSWERS_VARIABLE):
+        places = [answers_file(answers_path)]
+    else:
+        places = list(dict.fromkeys([answers_file(), NOTEBOOK_ANSWERS]))  # one place when run in notebooks/
+    return next((p for p in places if p.exists()), None), places
+
+
 def read_answers(path: str | Path) -> tuple[dict[str, str], str | None]:
     """(answers, problem): the saved answers, or {} and a description of why they can't be read."""
-    path = Path(path)
+    entries, problem = _read_entries(Path(path))
+    return {k: v for k, v in entries.items() if isinstance(v, str)}, problem
+
+
+def _read_entries(path: Path) -> tuple[dict[str, Any], str | None]:
+    """(every entry, problem) of an answers file, answers or not; {} and why, if it can't be read as one."""
+    size = _too_large(path)
+    if size is not None:
+        return {}, (f"{path} is {size / 1e6:.0f} MB, far larger than an answers file can be (at most "
+                    f"{MAX_ANSWERS_BYTES / 1e6:.0f} MB), so it is not read as one")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -167,32 +189,55 @@ def read_answers(path: str | Path) -> tuple[dict[str, str], str | None]:
         return {}, f"{path} is not valid JSON ({err})"
     if not isinstance(data, dict):
         return {}, f"{path} does not hold a JSON object of answers"
-    return {str(k): v for k, v in data.items() if isinstance(v, str)}, None
+    return {str(k): v for k, v in data.items()}, None
+
+
+def _too_large(path: Path) -> int | None:
+    """The size of ``path`` if it is far larger than an answers file could be (a stat, no reading), else None."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    return size if size > MAX_ANSWERS_BYTES else None
 
 
 class AnswerStore:
-    """A student's typed answers, merged into a JSON file after every change."""
+    """A student's typed answers, merged into a JSON file after every change.
+
+    Several kernels (notebooks) may save into one file at the same time: each save takes the file's
+    lock (``files.locked``), re-reads the file and adds its one answer, so no one's answer is lost.
+    Entries that are not answers (not strings) are kept as they are.
+    """
 
     def __init__(self, path: str | Path | None = None):
         self.path = answers_file(path)
         self.answers, self.problem = read_answers(self.path)
+        self.refused = _too_large(self.path) is not None  # never read, never overwritten
         self.backup: Path | None = None
 
     def save(self, qid: str, text: str) -> str | None:
         """Save one answer atomically; returns None, or a message saying why it could not be saved."""
         self.answers[qid] = text
+        if _too_large(self.path) is not None:
+            return (f"{self.path} is far larger than an answers file and was left alone: move it away, or set "
+                    f"{ANSWERS_VARIABLE} to another file")
         try:
-            on_disk, problem = read_answers(self.path)
-            if problem is not None and self.path.exists():  # keep the unreadable file before replacing it
-                self.backup = self.path.with_name(self.path.name + ".bak")
-                shutil.copy2(self.path, self.backup)
-                on_disk = {}
-            merged = {**on_disk, qid: text} if problem is None else dict(self.answers)
-            atomic_write_text(self.path, json.dumps(merged, indent=1, ensure_ascii=False) + "\n")
+            with locked(self.path):
+                self._merge(qid, text)
         except Exception as err:  # a read-only folder, a full disk...: report, never crash
             return f"could not save to {self.path}: {err}"
         self.problem = None
         return None
+
+    def _merge(self, qid: str, text: str) -> None:
+        """Under the lock: re-read the file, add this answer to what it holds, write it back atomically."""
+        on_disk, problem = _read_entries(self.path)
+        if problem is not None and self.path.exists():  # keep the unreadable file before replacing it
+            self.backup = self.path.with_name(self.path.name + ".bak")
+            shutil.copy2(self.path, self.backup)
+            on_disk = dict(self.answers)
+        merged = {**on_disk, qid: text}
+        atomic_write_text(self.path, json.dumps(merged, indent=1, ensure_ascii=False) + "\n")
 
 
 # ----------------------------------------------------------------------------- widgets
@@ -237,6 +282,9 @@ def _status_html(store: AnswerStore, error: str | None = None) -> str:
     where = html.escape(str(store.path))
     if error:
         return f'<span style="color:#b00">⚠ Your answer was not saved: {html.escape(error)}. Copy it somewhere safe.</span>'
+    if store.problem and store.refused:
+        return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Your answers will not be saved there: '
+                f'move that file away, or set {ANSWERS_VARIABLE} to another file, and run this cell again.</span>')
     if store.problem:
         return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Starting with empty answers; the file is '
                 f'left alone until you type, then kept as <code>{where}.bak</code>.</span>')
@@ -410,15 +458,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.viva", description=__doc__.splitlines()[0])
     parser.add_argument("--export", metavar="OUT.md", required=True,
                         help="write every question and your answers to OUT.md")
-    parser.add_argument("--answers", metavar="FILE", help="answers file (default: $LAB_ANSWERS or ./answers.json)")
+    parser.add_argument("--answers", metavar="FILE",
+                        help="answers file (default: $LAB_ANSWERS, else ./answers.json, else notebooks/answers.json)")
     parser.add_argument("--model-answers", action="store_true", help="include the model answers")
     args = parser.parse_args(argv)
+    source, looked = find_answers_file(args.answers)
+    if source is None:
+        print(f"No answers file found: looked for {' and '.join(map(str, looked))}. Answer a question in a notebook "
+              f"first (they are saved in notebooks/answers.json), or name your file with --answers FILE or "
+              f"${ANSWERS_VARIABLE}. Nothing was exported.", file=sys.stderr)
+        return 1
     try:
-        target = export_answers(args.export, args.answers, include_model_answers=args.model_answers)
+        target = export_answers(args.export, source, include_model_answers=args.model_answers)
     except (ValueError, OSError) as err:
         print(err, file=sys.stderr)
         return 1
-    print(f"Wrote {target}")
+    print(f"Wrote {target} (your answers from {source})")
     return 0
 
 

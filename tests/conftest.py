@@ -36,3 +36,28 @@ def noise_data(n_train: int = 640, n_test: int = 200, seed: int = 123) -> MNISTT
 def tiny_data() -> MNISTTensors:
     """640 training and 200 test images of noise."""
     return noise_data()
+
+
+def permissions_apply() -> bool:
+    """Whether this process is refused by file permissions (False for root with CAP_DAC_OVERRIDE, or on Windows).
+
+    Tests of read-only folders skip when this is False; as root, run them under
+    ``setpriv --bounding-set=-dac_override,-dac_read_search`` (or as another user) to see them run.
+    """
+    import os
+    import stat
+    import tempfile
+
+    if os.name != "posix":
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        locked_folder = Path(folder) / "ro"
+        locked_folder.mkdir()
+        locked_folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        try:
+            (locked_folder / "probe").write_text("x")
+        except PermissionError:
+            return True
+        finally:
+            locked_folder.chmod(stat.S_IRWXU)
+        return False

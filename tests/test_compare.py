@@ -43,6 +43,9 @@ def test_one_epoch_on_full_mnist_writes_both_files(tmp_path):
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--device", "cuda"], "--device"),
     (["--activations", "ReLU", "relu"], "only once"),
+    (["--device", "meta"], "--device: device must be cpu, cuda or mps"),
+    (["--device", "xla"], "--device: device must be cpu, cuda or mps"),
+    (["--seed", str(2 ** 64)], "seed must be a whole number from 0 to"),
 ])
 def test_bad_flags_exit_nonzero_with_one_line(args, message):
     if "cuda" in args:
@@ -62,3 +65,116 @@ def test_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "f").write_text("x")
     done = run_cli("--out", str(tmp_path / "f"), timeout=120)
     assert done.returncode == 2 and "is a file, not a folder" in done.stderr
+
+
+# ----------------------------------------------------------------------------- in-process, on small noise data
+
+from conftest import noise_data, permissions_apply  # noqa: E402
+from helpers import compare, files  # noqa: E402
+from helpers.train import train_together  # noqa: E402
+
+
+@pytest.fixture
+def on_noise(monkeypatch):
+    """The command trains on 640 noise images instead of MNIST (seconds, not minutes)."""
+    monkeypatch.setattr(compare, "train_together", lambda names, config, **kw: train_together(
+        names, config, data=noise_data(), **kw))
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """The command must stop before training."""
+    monkeypatch.setattr(compare, "train_together", lambda *a, **k: pytest.fail("it trained before checking --out"))
+
+
+def test_a_blow_up_without_nan_is_shown_in_the_table_and_said(on_noise, tmp_path, capsys):
+    code = compare.main(["--activations", "ReLU", "Tanh", "--lr", "10", "--optimizer", "sgd", "--epochs", "2",
+                         "--out", str(tmp_path / "out"), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    relu_row = next(line for line in out.splitlines() if line.startswith("ReLU"))
+    assert relu_row.rstrip().endswith("unstable (see below)")
+    assert "warning: The ReLU run blew up" in err and "Lower the learning rate" in err
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["runs"]["ReLU"]["warnings"] and "blew up" in saved["runs"]["ReLU"]["warnings"][0]
+
+
+def test_out_below_a_file_is_refused_before_training(no_training, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(SystemExit) as info:
+        compare.main(["--out", str(tmp_path / "f" / "results")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(lines) == 1 and "argument --out: cannot write into" in lines[0]
+
+
+@pytest.mark.skipif(not permissions_apply(), reason="file permissions do not apply to this user (root)")
+def test_read_only_out_is_refused_before_training(no_training, tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(SystemExit) as info:
+            compare.main(["--out", str(folder)])
+    finally:
+        folder.chmod(0o755)
+    assert info.value.code == 2 and "Permission denied" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []  # the test file was removed
+
+
+def _earlier_run(out: Path) -> None:
+    out.mkdir()
+    (out / "results.json").write_text('{"earlier": true}')
+    (out / "comparison.png").write_bytes(b"earlier png")
+
+
+def test_a_disk_that_fills_while_writing_leaves_the_earlier_pair_as_it_was(on_noise, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    _earlier_run(out)
+    real = files.write_temporary
+
+    def disk_full_at_the_png(path, data):
+        if Path(path).name == "comparison.png":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(files, "write_temporary", disk_full_at_the_png)
+    code = compare.main(["--activations", "ReLU", "--epochs", "1", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and "as they were" in err
+    assert (out / "results.json").read_text() == '{"earlier": true}'  # no new results beside the old figure
+    assert sorted(p.name for p in out.iterdir()) == ["comparison.png", "results.json"]  # no temporary file
+
+
+def test_when_the_second_file_cannot_be_replaced_the_stale_one_is_named(on_noise, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    _earlier_run(out)
+    real = files.os.replace
+
+    def refuse_the_png(src, dst):
+        if str(src).endswith(".part") and str(dst).endswith("comparison.png"):
+            raise OSError(5, "Input/output error")
+        return real(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", refuse_the_png)
+    code = compare.main(["--activations", "ReLU", "--epochs", "1", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "comparison.png.stale" in err and "earlier run" in err
+    assert json.loads((out / "results.json").read_text())["config"]["epochs"] == 1  # this run's
+    assert (out / "comparison.png.stale").read_bytes() == b"earlier png" and not (out / "comparison.png").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["comparison.png.stale", "results.json"]
+
+
+@pytest.mark.parametrize("runs", [None, "some"])
+def test_ctrl_c_says_what_a_terminal_user_should_do(runs, tmp_path, monkeypatch, capsys):
+    from helpers.train import History, TrainingInterrupted
+
+    def interrupted(*args, **kwargs):
+        if runs is None:
+            raise KeyboardInterrupt
+        raise TrainingInterrupted("... run the cell again ...", {"ReLU": History("ReLU", {}, loss=[2.3] * 7)})
+
+    monkeypatch.setattr(compare, "train_together", interrupted)
+    assert compare.main(["--out", str(tmp_path / "out"), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "cell" not in err and "run the command again" in err and "Traceback" not in err
+    assert ("after 0 full epoch(s) and 7 iterations" in err) == (runs is not None)

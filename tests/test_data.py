@@ -2,6 +2,8 @@
 
 import hashlib
 import lzma
+import os
+import stat
 import urllib.error
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets
 
+from conftest import permissions_apply
 from helpers import data
 from helpers.data import DataError, ensure_mnist, normalize, practical_transform
 
@@ -160,3 +163,52 @@ def test_present_files_in_a_read_only_folder_need_no_writing(tmp_path, monkeypat
     root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
     monkeypatch.setattr(data.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError()))
     assert ensure_mnist(root, bundle_dir=tmp_path / "b", files=FAKE_FILES) == root
+
+
+def test_unpacked_files_have_ordinary_read_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((root / "MNIST" / "raw" / "fake-idx").stat().st_mode)
+    assert mode == 0o644, oct(mode)  # readable by the other users of a shared data folder
+
+
+def test_an_existing_file_that_cannot_be_read_is_a_clear_data_error(tmp_path, monkeypatch):
+    root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
+    data._VERIFIED.clear()
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(data, "_md5", refuse)
+    with pytest.raises(DataError, match=r"Cannot read MNIST file .*fake-idx \(Permission denied\).*chmod a\+r"
+                                        r".*LAB_DATA_DIR"):
+        ensure_mnist(root, bundle_dir=tmp_path / "b", files=FAKE_FILES)
+
+
+@pytest.mark.skipif(not permissions_apply(), reason="file permissions do not apply to this user (root)")
+def test_a_file_another_user_unpacked_privately_is_a_clear_data_error(tmp_path):
+    root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
+    data._VERIFIED.clear()
+    private = root / "MNIST" / "raw" / "fake-idx"
+    private.chmod(0o200)  # as mkstemp left it for its owner: here, nobody may read it
+    try:
+        with pytest.raises(DataError, match="Cannot read MNIST file"):
+            ensure_mnist(root, bundle_dir=tmp_path / "b", files=FAKE_FILES)
+    finally:
+        private.chmod(0o644)
+
+
+def test_download_error_names_the_missing_files_not_the_present_ones(tmp_path, monkeypatch):
+    def offline_download(self):
+        raise RuntimeError("Error downloading fake-idx.gz: <urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(datasets.MNIST, "download", offline_download)
+    files = {**FAKE_FILES, "other-idx": (10, "0" * 32)}  # fake-idx is bundled; other-idx is in no bundle
+    with pytest.raises(DataError) as info:
+        ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=files)
+    message = str(info.value)
+    assert "missing: other-idx" in message and "downloading it failed" in message
+    assert "missing: fake-idx" not in message and "LAB_DATA_DIR" in message

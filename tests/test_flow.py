@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import stat
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from torch import nn
 
 import helpers.flow as flow
 from helpers import History, TrainConfig, build_mlp, train_together
-from conftest import noise_data
+from conftest import noise_data, permissions_apply
 from helpers.data import MNISTTensors
 from helpers.train import epoch_order
 from helpers.flow import (CACHE_FORMAT, CACHE_VARIABLE, MNIST_DATA, SATURATION_THRESHOLD, activation_variance, cache_dir,
@@ -236,6 +237,54 @@ def test_cache_folder_from_environment(tmp_path, monkeypatch):
     assert cache_dir().parts[-2:] == ("notebooks", "cache")
 
 
+def _not_saved(record) -> list[str]:
+    return [str(w.message) for w in record if w.category.__name__ == "CacheNotSaved"]
+
+
+def test_cache_folder_that_is_a_file_warns_once_and_keeps_the_result(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "a-file"))
+    with pytest.warns(UserWarning) as record:
+        assert cached({"what": "one"}, Counter(1)) == 1
+        assert cached({"what": "two"}, Counter(2)) == 2  # the same folder: no second warning
+    messages = _not_saved(record)
+    assert len(messages) == 1 and str(tmp_path / "a-file") in messages[0] and CACHE_VARIABLE in messages[0]
+    assert "kept in memory" in messages[0] and (tmp_path / "a-file").read_text() == "x"
+
+
+def test_cache_file_that_is_a_folder_warns_and_keeps_the_result(tmp_path):
+    key = {"what": "blocked"}
+    cache_path(key, tmp_path).mkdir()
+    with pytest.warns(UserWarning) as record:
+        assert cached(key, Counter([1, 2]), folder=tmp_path) == [1, 2]
+    assert len(_not_saved(record)) == 1 and "is a folder" in _not_saved(record)[0]
+    assert [p.name for p in tmp_path.iterdir()] == [cache_path(key, tmp_path).name]  # no temporary file left
+
+
+def test_cache_that_cannot_be_written_warns_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "shared"))
+    monkeypatch.setattr(flow, "atomic_write_bytes", refuse)
+    with pytest.warns(UserWarning) as record:
+        runs = sweep("read-only", ["ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
+    assert len(runs["ReLU"].test_acc) == 1
+    assert "Permission denied" in _not_saved(record)[0] and str(tmp_path / "shared") in _not_saved(record)[0]
+
+
+@pytest.mark.skipif(not permissions_apply(), reason="file permissions do not apply to this user (root)")
+def test_read_only_cache_folder_warns_and_keeps_the_result(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.warns(UserWarning, match="could not be saved"):
+            assert cached({"what": "ro"}, Counter(5), folder=folder) == 5
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
 def test_cache_round_trips_histories_with_their_models(tmp_path):
     runs = train_together(["Tanh"], hidden=(8,), train_size=64, batch_size=32, epochs=1, progress=False,
                           data=tiny_data(), device="cpu")
@@ -391,3 +440,25 @@ def test_try_it_panel_trains_and_shows_a_divergence():
     assert "ratio" in panel.status.value and panel.picture.value != first
     quiet = try_it_panel(tiny_data(), run_now=False)
     assert quiet.picture.value == b"" and quiet.status.value == ""
+
+
+BLOWING_UP = TrainConfig(optimizer="sgd", momentum=0.0, lr=5.0, train_size=640, epochs=2, device="cpu")
+
+
+def test_a_sweep_that_blew_up_without_nan_says_so_trained_and_from_the_cache(trainings):
+    for _ in range(2):  # trained, then loaded: the warning comes both times
+        with pytest.warns(UserWarning) as record:
+            runs, diverged = sweep_catching("blow-up", ["ReLU"], BLOWING_UP, data=noise_data(), data_name="noise",
+                                            progress=False)
+        unstable = [str(w.message) for w in record if w.category.__name__ == "TrainingUnstable"]
+        assert diverged is None and len(unstable) == 1 and unstable == runs["ReLU"].warnings
+        assert "blew up" in unstable[0] and len(runs["ReLU"].test_acc) == 2
+    assert len(trainings) == 1
+
+
+def test_try_it_panel_note_says_a_blow_up_without_nan():
+    h = History("ReLU", {}, loss=[2.3, 5e3, 2.3], test_acc=[0.1], warnings=["The ReLU run blew up ..."])
+    assert flow._panel_note(h, None) == "test accuracy 10.00 % — ⚠ the loss blew up to 5e+03 without becoming NaN: " \
+                                        "lower the learning rate"
+    assert flow._panel_note(History("ReLU", {}, test_acc=[0.9]), None) == "test accuracy 90.00 %"
+    assert flow._panel_note(h, "The loss of ReLU became NaN: ...").startswith("diverged (loss NaN): The loss of ReLU")

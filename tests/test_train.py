@@ -228,6 +228,12 @@ def test_interrupt_keeps_what_was_recorded(tiny_data):
     ({"init": "zeros"}, "init must be one of"),
     ({"momentum": 1.5}, "momentum must be"),
     ({"clip_grad_norm": 0}, "clip_grad_norm must be > 0"),
+    ({"seed": 1.5}, r"seed must be a whole number from 0 to 2\*\*63 - 1, got 1.5"),
+    ({"seed": 2 ** 64}, "seed must be a whole number from 0 to"),
+    ({"seed": -1}, "seed must be a whole number from 0 to"),
+    ({"hidden": 5}, r"hidden must be a tuple of layer sizes, e.g. \(256, 128\), got 5"),
+    ({"hidden": "256"}, "hidden must be a tuple of layer sizes"),
+    ({"hidden": (256, 1.5)}, r"hidden must be a tuple of layer sizes.*got \(256, 1.5\)"),
 ])
 def test_bad_settings_are_refused_with_a_clear_message(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -241,8 +247,21 @@ def test_unknown_or_repeated_activation_is_refused(tiny_data):
         helpers.train_together(["ReLU", "relu"], data=tiny_data, progress=False)
 
 
+def test_a_plain_string_is_not_a_list_of_activations(tiny_data):
+    with pytest.raises(ValueError, match=r"give a list of activations, e.g. \['ReLU'\]"):
+        helpers.train_together("ReLU", data=tiny_data, progress=False)
+
+
+def test_a_seed_at_the_top_of_the_range_trains(tiny_data):
+    h = helpers.train("ReLU", epochs=1, seed=2 ** 63 - 1, data=tiny_data, progress=False)
+    assert len(h.loss) == 10
+
+
 def test_device_choice():
     assert helpers.pick_device("cpu").type == "cpu"
+    for other in ("meta", "xla"):
+        with pytest.raises(ValueError, match=f"device must be cpu, cuda or mps.*got '{other}'"):
+            helpers.pick_device(other)
     if not torch.cuda.is_available():
         assert helpers.pick_device().type in ("cpu", "mps")
         with pytest.raises(ValueError, match="no CUDA GPU"):
@@ -253,3 +272,31 @@ def test_sgd_with_and_without_momentum_trains(tiny_data):
     for momentum in (0.0, 0.9):
         h = helpers.train("ReLU", epochs=1, optimizer="sgd", momentum=momentum, lr=0.05, data=tiny_data, progress=False)
         assert len(h.loss) == 10 and all(math.isfinite(v) for v in h.loss)
+
+
+# ----------------------------------------------------------------------------- a blow-up that never becomes NaN
+
+def _unstable(record) -> list[str]:
+    return [str(w.message) for w in record if w.category.__name__ == "TrainingUnstable"]
+
+
+def test_a_loss_that_blows_up_without_nan_is_a_warning_recorded_on_the_history(tiny_data):
+    with pytest.warns(UserWarning) as record:  # SGD at lr 5: the loss reaches ~1e9, then ReLU dies at ~2.3
+        h = helpers.train("ReLU", epochs=2, optimizer="sgd", momentum=0.0, lr=5, data=tiny_data, progress=False)
+    assert len(h.test_acc) == 2 and all(math.isfinite(v) for v in h.loss)  # it finished: no exception
+    assert len(_unstable(record)) == 1 and h.warnings == _unstable(record)
+    message = h.warnings[0]
+    assert "ReLU" in message and "ln 10" in message and "still finite (not NaN)" in message
+    assert "Lower the learning rate" in message and "test accuracy" in message
+    assert h.to_dict()["warnings"] == h.warnings  # results.json keeps it
+    calm = helpers.train("ReLU", epochs=1, optimizer="sgd", lr=0.05, data=tiny_data, progress=False)
+    assert calm.warnings == []
+
+
+def test_instability_is_losses_far_above_ln_10_over_several_iterations_or_an_infinite_gradient_norm():
+    from helpers.train import History, instability
+
+    assert instability(History("ReLU", {}, loss=[2.3, 1e4, 2.3, 2.2], grad_norm=[1.0] * 4)) is None  # one bad batch
+    assert instability(History("ReLU", {}, loss=[2.3, 30.0, 40.0, 50.0], grad_norm=[1.0] * 4)) is not None
+    message = instability(History("Tanh", {}, loss=[2.3] * 3, grad_norm=[1.0, float("inf"), 1.0]))
+    assert message is not None and "gradient norm" in message and "iteration 2" in message

@@ -340,3 +340,89 @@ def test_export_command_line(tmp_path, capsys):
     assert "<details><summary>Model answer</summary>" in (tmp_path / "m.md").read_text(encoding="utf-8")
     with pytest.raises(SystemExit):
         viva.main(["--sync"])  # the notebook writing moved to tools.notebooks
+
+
+# ----------------------------------------------------------------------------- saving from several kernels
+
+def _save_many(path: str, prefix: str, count: int, start) -> None:
+    """What one kernel does: ``count`` saves through the widget's own code, each of a new answer."""
+    store = viva.AnswerStore(path)
+    start.wait()  # both processes save at the same time
+    for i in range(count):
+        error = store.save(f"{prefix}-{i}", f"answer {i} of {prefix}")
+        assert error is None, error
+
+
+def test_two_processes_saving_at_once_lose_no_answer(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    path, start = tmp_path / "answers.json", context.Event()
+    workers = [context.Process(target=_save_many, args=(str(path), name, 200, start)) for name in ("a", "b")]
+    for w in workers:
+        w.start()
+    start.set()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert len(saved) == 400 and saved["a-199"] == "answer 199 of a" and saved["b-0"] == "answer 0 of b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no lock or temporary file left
+
+
+def test_entries_that_are_not_answers_are_kept_untouched(tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"role": "typed", "count": 3, "nested": {"a": [1, 2]}, "off": None}))
+    box = viva.ask(["ranges"])
+    assert box.store.problem is None and box.items["ranges"].textarea.value == ""
+    box.items["ranges"].textarea.value = "(0, 1)"
+    assert json.loads(path.read_text()) == {"role": "typed", "count": 3, "nested": {"a": [1, 2]}, "off": None,
+                                            "ranges": "(0, 1)"}
+    assert viva.read_answers(path) == ({"role": "typed", "ranges": "(0, 1)"}, None)  # answers are strings
+
+
+def test_a_file_far_larger_than_answers_is_refused_not_read_or_replaced(tmp_path, monkeypatch):
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"role": "x" * (viva.MAX_ANSWERS_BYTES + 10)}))
+    before = path.stat()
+    box = viva.ask(["role"])
+    assert "MB, far larger than an answers file" in box.status.value and "LAB_ANSWERS" in box.status.value
+    assert box.items["role"].textarea.value == ""
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the large file was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(viva.Path, "read_text", no_reading)
+        box.items["role"].textarea.value = "typed"  # each keystroke: one stat, no read
+    assert "not saved" in box.status.value and "left alone" in box.status.value
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no .bak copy of it either
+    with pytest.raises(ValueError, match="far larger than an answers file"):
+        viva.export_answers("out.md")
+
+
+def test_export_command_from_the_repository_root_finds_the_notebooks_answers(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "repo" / "notebooks"  # stands for <repo>/notebooks, where the kernels save
+    notebooks.mkdir(parents=True)
+    (notebooks / "answers.json").write_text(json.dumps({"clipping": "It caps the norm."}))
+    monkeypatch.setattr(viva, "NOTEBOOK_ANSWERS", notebooks / "answers.json", raising=False)
+    assert viva.main(["--export", "my_viva_answers.md"]) == 0  # run from a folder without answers.json
+    assert "It caps the norm." in (tmp_path / "my_viva_answers.md").read_text(encoding="utf-8")
+    assert str(notebooks / "answers.json") in capsys.readouterr().out
+    (tmp_path / "answers.json").write_text(json.dumps({"clipping": "from here"}))  # ./answers.json comes first
+    assert viva.main(["--export", "here.md"]) == 0
+    assert "from here" in (tmp_path / "here.md").read_text(encoding="utf-8")
+
+
+def test_export_command_without_any_answers_file_refuses_and_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(viva, "NOTEBOOK_ANSWERS", tmp_path / "repo" / "notebooks" / "answers.json", raising=False)
+    assert viva.main(["--export", "out.md"]) == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "answers.json") in err and str(tmp_path / "repo" / "notebooks" / "answers.json") in err
+    assert "--answers" in err and not (tmp_path / "out.md").exists()
+    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(tmp_path / "mine.json"))  # named, but not there: only that one
+    assert viva.main(["--export", "out.md"]) == 1
+    assert "mine.json" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
+    assert viva.main(["--export", "out.md", "--answers", "missing.json"]) == 1
+    assert "missing.json" in capsys.readouterr().err
