@@ -8,7 +8,8 @@
 # Each runs `python -m pytest -m "not slow and not browser"`: tests/ and notebooks/ (nbval, every
 # notebook executed once), without the reruns, the benchmark and the browser test, which .ci/run's
 # `python -m pytest` runs with the newest releases. Prints which environment passed, with its times;
-# exits 1 if one failed. About 20 minutes on a 2-core machine, downloads included.
+# exits 1 if one failed. About 10 minutes on a 2-core machine (each: 1.5 min to install, 3 min of tests),
+# a minute or two more when pip's cache is empty (torch and its CUDA libraries are several GB).
 #
 # Usage: bash .ci/matrix.sh [oldest] [colab]      (no argument: both, one after the other)
 #   MATRIX_DIR   where the environments go (default: .venv-matrix/ here); each is removed when done,
@@ -124,7 +125,7 @@ run_env() {
     else
         RESULT[$name]="FAILED (pytest exit $rc; install ${installed} s, tests ${tested} s)"
     fi
-    [ "${MATRIX_KEEP:-}" = 1 ] || rm -rf "$venv" "$WORK/$name-run"
+    [ "${MATRIX_KEEP:-}" = 1 ] || rm -rf "$venv" "$WORK/$name-run" "$req"
     return $rc
 }
 
