@@ -37,6 +37,7 @@ from torch import nn
 
 from . import model as model_module
 from . import practical, solutions, theory
+from .frontend import warn_if_mismatched
 from .model import MLP, activation_name, build_mlp
 from .train import global_grad_norm
 from .viva import AnswerStore, show_markdown
@@ -613,6 +614,7 @@ def _markdown(text: str | None) -> ipywidgets.Output:
     """An Output widget showing ``text`` as Markdown (``viva.show_markdown``: Colab's ipywidgets 7.7 too)."""
     import ipywidgets as w
 
+    warn_if_mismatched()  # ipywidgets and JupyterLab's widget front end must match
     out = w.Output(layout=w.Layout(width="100%"))
     show_markdown(out, text)
     return out

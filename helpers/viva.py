@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .files import atomic_write_text, locked
+from .frontend import warn_if_mismatched
 
 if TYPE_CHECKING:  # imported lazily at run time: the command line needs no widgets
     import ipywidgets
@@ -272,6 +273,7 @@ def _markdown_widget(text: str | None = None, **layout: Any) -> ipywidgets.Outpu
     """An Output widget showing ``text`` as Markdown, with the given layout settings."""
     import ipywidgets as w
 
+    warn_if_mismatched()  # ipywidgets and JupyterLab's widget front end must match
     out = w.Output(layout=w.Layout(**{"width": "100%", **layout}))
     show_markdown(out, text)
     return out
