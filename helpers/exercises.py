@@ -37,10 +37,9 @@ from torch import nn
 
 from . import model as model_module
 from . import practical, solutions, theory
-from .frontend import warn_if_mismatched
 from .model import MLP, activation_name, build_mlp
 from .train import global_grad_norm
-from .viva import AnswerStore, show_markdown
+from .viva import AnswerStore, markdown_widget, show_markdown
 
 if TYPE_CHECKING:  # imported lazily at run time: the export needs no widgets
     import ipywidgets
@@ -610,21 +609,11 @@ def _record(name: str, status: str, answers_path: Any) -> str:
     return f'<span style="color:#666">Saved in <code>{html.escape(store.path.name)}</code>: {html.escape(status)}.</span>'
 
 
-def _markdown(text: str | None) -> ipywidgets.Output:
-    """An Output widget showing ``text`` as Markdown (``viva.show_markdown``: Colab's ipywidgets 7.7 too)."""
-    import ipywidgets as w
-
-    warn_if_mismatched()  # ipywidgets and JupyterLab's widget front end must match
-    out = w.Output(layout=w.Layout(width="100%"))
-    show_markdown(out, text)
-    return out
-
-
 def _widgets(message: str, note: str) -> tuple:
     """(box, message, hint button, hints, note) of one check; the button reveals the next hint."""
     import ipywidgets as w
 
-    out, hints = _markdown(message), _markdown(None)
+    out, hints = markdown_widget(message), markdown_widget(None)
     button = w.Button(description="Show a hint", layout=w.Layout(width="auto"))
     note_html = w.HTML(value=note)
     box = w.VBox([out, button, hints, note_html], layout=w.Layout(width="100%"))
@@ -703,7 +692,7 @@ def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = 
     store, key = AnswerStore(answers_path), f"prediction:{id}"
     radio = w.RadioButtons(options=list(choices), value=None, layout=w.Layout(width="100%"))
     button = w.Button(description="Commit my prediction", layout=w.Layout(width="auto"))
-    status = _markdown(None)
+    status = markdown_widget(None)
 
     def lock(choice: str, note: str) -> None:
         radio.value = choice if choice in radio.options else None
@@ -725,7 +714,7 @@ def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = 
     button.on_click(on_commit)
     if key in store.answers:
         lock(store.answers[key], "Your prediction is saved; the measurement below says how it went.")
-    box = w.VBox([_markdown(f"**Predict, then run:** {question}"), radio, button, status],
+    box = w.VBox([markdown_widget(f"**Predict, then run:** {question}"), radio, button, status],
                  layout=w.Layout(width="100%"))
     box.radio, box.button, box.status, box.store = radio, button, status, store  # for code and tests
     return box
@@ -744,7 +733,7 @@ def prediction_result(id: str, measured_choice: str, explanation: str, answers_p
         text = f"You predicted **{predicted}**; the run measured **{measured_choice}** — {verdict}"
         if store.answers.get(f"{key}:measured") != measured_choice:
             store.save(f"{key}:measured", measured_choice)
-    out = _markdown(f"{text}\n\n{explanation}")
+    out = markdown_widget(f"{text}\n\n{explanation}")
     out.text = text  # for code and tests
     return out
 

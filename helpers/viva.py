@@ -269,7 +269,7 @@ def show_markdown(out: ipywidgets.Output, text: str | None) -> None:
     out.outputs = () if text is None else (bundle,)
 
 
-def _markdown_widget(text: str | None = None, **layout: Any) -> ipywidgets.Output:
+def markdown_widget(text: str | None = None, **layout: Any) -> ipywidgets.Output:
     """An Output widget showing ``text`` as Markdown, with the given layout settings."""
     import ipywidgets as w
 
@@ -299,14 +299,14 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
     """Build and wire the widgets of one question."""
     import ipywidgets as w
 
-    title = _markdown_widget(f"**Viva:** {q['question']}")
+    title = markdown_widget(f"**Viva:** {q['question']}")
     textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder="Write your own answer first...",
                           layout=w.Layout(width="100%", height="7em"))
     # Think first: the model answer opens once something is written, or on an explicit "show without answering".
     reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"),
                       disabled=not textarea.value.strip(), tooltip="Write your own answer first")
     skip = w.Button(description="Show without answering", layout=w.Layout(width="auto"))
-    answer = _markdown_widget(None, display="none")
+    answer = markdown_widget(None, display="none")
     answer_md = answer_text(q, fill)
     items = QuestionWidgets(q["id"], w.VBox(), title, textarea, reveal, answer)
 
@@ -331,7 +331,7 @@ def _question_widgets(q: dict, fill: Mapping[str, Any] | None, store: AnswerStor
         items.radio = w.RadioButtons(options=[(c, i) for i, c in enumerate(q["choices"])], value=None,
                                      layout=w.Layout(width="100%"))
         items.check = w.Button(description="Check", layout=w.Layout(width="auto"))
-        items.feedback = _markdown_widget(None)
+        items.feedback = markdown_widget(None)
         items.check.on_click(lambda _b: _check(q, items))
         children += [w.HTML(value="<i>Self-check:</i>"), items.radio, items.check, items.feedback]
     items.box.children = tuple(children + [w.HBox([reveal, skip]), answer])
