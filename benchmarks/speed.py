@@ -1,159 +1,203 @@
 """Side-by-side speed benchmark: the practical's own script vs this lab's engine, same machine, one run.
 
-    python -m benchmarks.speed                       # the full setting: 3 activations x 5 epochs
-    python -m benchmarks.speed --epochs 1 --activations ReLU   # a quick check
+    python -m benchmarks.speed                # the full setting: Sigmoid, Tanh, ReLU x 5 epochs
+    python -m benchmarks.speed --epochs 1     # a quick check
 
-Parts, each in a fresh Python process (clean memory and thread state):
-  (a) helpers.practical.train_plain, the practical's loop: DataLoader + per-image transforms + per-parameter
-      .item() norms (the same function notebook 03 shows and runs);
-  (b) helpers.train_together: the same activations, epochs, batch size, optimizer and
-      recorded metrics (per-iteration loss and gradient norm, per-epoch train and test accuracy);
-  (c) (b) with notebook 03's live plot attached.
-Each part's seconds include building its data tensors or datasets, not the Python imports.
-
-This machine's speed drifts by 10-30 % over minutes (other tenants on the host), so each
-measurement is bracketed by runs of (b): the order is (b) (a) (b) (c) (b) (c) (b) ... .
-The ratio divides (a) by the mean of the two (b) runs around it.  The live plot's overhead is
-small next to that noise, so (c) runs ``--pairs`` times (default 3), each compared with the
-mean of the two (b) runs around it, and the median of those overheads is reported.  Every run
-is printed, and all runs of (b) and (c) must give the same numbers.
+Parts, each a fresh Python process timed from start to exit (what a user waits for) and, inside, its training:
+  (a) ``benchmarks/practical_script.py``, the practical's script as written (``DataLoader`` with per-image
+      transforms, a per-parameter ``.item()`` gradient norm, the three plots), run in a scratch folder whose
+      ./data is the lab's MNIST; a few marked lines read the clock and measure test accuracy;
+  (b) ``python -m helpers.compare``: the same activations, epochs, batch size and optimizer, the same per-iteration
+      loss and gradient norm, per-epoch train and test accuracy, its figure and results file;
+  (c) (b)'s training with notebook 03's live plot attached (in-process time only);
+  (d) (b) while N other CPU-bound processes run (``--competitors``, default 2 and 3; the benchmark starts and
+      stops them): how the engine's choice of threads copes with a busy machine.
+This machine's speed drifts by 10-30 % over minutes (other tenants on the host), so each measurement is
+bracketed by quiet runs of (b): (b) (a) (b) (c) (b) (c) (b) (c) (b) (d) (b) (d) (b).  A ratio divides by the
+mean of the two (b) runs around it.  Every run is printed, and all runs of (b), (c), (d) must give the same
+numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "practical_script.py"
+ACTIVATIONS = ["Sigmoid", "Tanh", "ReLU"]  # the practical's script trains these three
 ACCURACY_TOLERANCE = 0.015  # |test acc (a) - (b)| allowed: normal seed-to-seed spread at 5 epochs
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+def timed_process(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
+    """Run ``cmd`` to its end: wall seconds from start to exit, its peak memory (MB), its stdout."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # wait4, not wait: it also gives this child's own peak memory
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if child.returncode:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read().strip()}")
+        return {"wall_seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out.read()}
 
 
-def part_practical(activations: list[str], epochs: int, seed: int, flush_denormal: bool = False) -> dict:
-    """(a): the practical's loop, ``helpers.practical.train_plain``, once per activation."""
-    import torch
-
-    import helpers.practical
-
-    # Importing helpers switches on flush-to-zero for denormal floats, an engineering choice of ours that
-    # the practical's script does not make: switched back here, before PyTorch starts its threads.
-    # (a') keeps it on, to show what it alone is worth.
-    torch.set_flush_denormal(flush_denormal)
-    start = time.perf_counter()
-    runs = {a: helpers.practical.train_plain(a, epochs, seed=seed) for a in activations}
-    return {"seconds": time.perf_counter() - start, "test_acc": {a: h.test_acc[-1] for a, h in runs.items()},
-            "iterations": {a: len(h.loss) for a, h in runs.items()}}
+def run_practical(epochs: int, data_root: Path) -> dict:
+    """(a): the practical's script in a scratch folder whose ./data is the lab's MNIST (nothing is downloaded)."""
+    with tempfile.TemporaryDirectory(prefix="practical-") as folder:
+        os.symlink(data_root.resolve(), Path(folder) / "data")
+        done = timed_process([sys.executable, str(SCRIPT)], Path(folder),
+                             {"PRACTICAL_EPOCHS": str(epochs), "MPLBACKEND": "Agg"})
+    report = json.loads(done["stdout"].strip().splitlines()[-1])
+    return {**done, "stdout": None, **report}
 
 
-def part_engine(activations: list[str], epochs: int, seed: int, live: bool) -> dict:
+def run_engine(epochs: int, seed: int, competitors: int = 0, threads: int | None = None) -> dict:
+    """(b), or (d) with ``competitors`` busy processes: ``python -m helpers.compare``, timed whole."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(competitors)]
+    try:
+        with tempfile.TemporaryDirectory(prefix="compare-") as out:
+            if busy:
+                time.sleep(0.5)  # let them take the cores
+            done = timed_process([sys.executable, "-m", "helpers.compare", "--activations", *ACTIVATIONS,
+                                  "--epochs", str(epochs), "--seed", str(seed), "--out", out, "--no-progress"], ROOT,
+                                 {"LAB_THREADS": str(threads)} if threads else None)
+            runs = json.loads((Path(out) / "results.json").read_text())["runs"]
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    first = runs[ACTIVATIONS[0]]
+    return {**done, "stdout": None, "train_seconds": first["seconds"], "threads": first["threads"],
+            "test_acc": {a: r["test_acc"][-1] for a, r in runs.items()},
+            "iterations": {a: len(r["loss"]) for a, r in runs.items()}, "competitors": competitors,
+            "fixed_threads": threads}
+
+
+def part_live(epochs: int, seed: int) -> dict:
+    """(c), in a child process: the engine's training with the live plot attached."""
     import helpers
     from helpers.plots import LivePlot
 
-    helpers.ensure_mnist()
-    plot = LivePlot() if live else None
-    start = time.perf_counter()
-    data = helpers.load_mnist()
-    runs = helpers.train_together(activations, epochs=epochs, seed=seed, progress=False, data=data, callback=plot)
-    out = {"seconds": time.perf_counter() - start, "test_acc": {a: h.test_acc[-1] for a, h in runs.items()},
-           "iterations": {a: len(h.loss) for a, h in runs.items()}}
-    if plot is not None:
-        out.update(plot_updates=plot.updates, plot_seconds=plot.draw_seconds)
-    return out
+    plot = LivePlot()
+    runs = helpers.train_together(ACTIVATIONS, epochs=epochs, seed=seed, progress=False, callback=plot)
+    first = runs[ACTIVATIONS[0]]
+    return {"train_seconds": first.seconds, "threads": first.threads,
+            "test_acc": {a: h.test_acc[-1] for a, h in runs.items()},
+            "plot_updates": plot.updates, "plot_seconds": plot.draw_seconds}
 
 
-def run_part(name: str, args: argparse.Namespace) -> dict:
-    """Run one part in a child process and return its JSON report (with its peak memory)."""
-    cmd = [sys.executable, "-m", "benchmarks.speed", "--part", name, "--epochs", str(args.epochs),
-           "--seed", str(args.seed), "--activations", *args.activations]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"part {name} failed:\n{done.stderr.strip()}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def run_live(epochs: int, seed: int) -> dict:
+    done = timed_process([sys.executable, "-m", "benchmarks.speed", "--part", "live", "--epochs", str(epochs),
+                          "--seed", str(seed)], ROOT, {"MPLBACKEND": "Agg"})
+    return {**done, "stdout": None, **json.loads(done["stdout"].strip().splitlines()[-1])}
+
+
+def _threads(used: dict) -> str:
+    return ", ".join(f"{k} thread{'s' if k != '1' else ''}: {v} it" for k, v in used.items())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n")[0])
-    parser.add_argument("--activations", nargs="+", default=["Sigmoid", "Tanh", "ReLU"])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--pairs", type=int, default=3, help="runs of (c), each followed by a run of (b) (default 3)")
-    parser.add_argument("--with-ftz-baseline", action="store_true",
-                        help="also time (a') the practical's script with denormals flushed to zero")
-    parser.add_argument("--part", choices=["practical", "practical_ftz", "engine", "live"], help=argparse.SUPPRESS)
+    parser.add_argument("--competitors", type=int, nargs="*", default=[2, 3],
+                        help="(d): run (b) while this many busy processes compete, for each number given "
+                             "(default: 2 3; none: skip (d))")
+    parser.add_argument("--also-fixed", type=int, metavar="N",
+                        help="(d) also with LAB_THREADS=N (e.g. 2: PyTorch's default count, never changed)")
+    parser.add_argument("--part", choices=["live"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.pairs < 1:
-        parser.error("--pairs must be at least 1")
+    if args.pairs < 1 or args.epochs < 1 or any(k < 1 for k in args.competitors):
+        parser.error("--pairs, --epochs and --competitors must be at least 1")
 
-    if args.part:  # child process: do one part, print one JSON line
-        if args.part.startswith("practical"):
-            report = part_practical(args.activations, args.epochs, args.seed,
-                                    flush_denormal=args.part == "practical_ftz")
-        else:
-            report = part_engine(args.activations, args.epochs, args.seed, live=args.part == "live")
-        report["peak_rss_mb"] = _peak_rss_mb()
-        print(json.dumps(report))
+    if args.part:  # child process of (c): one JSON line
+        print(json.dumps(part_live(args.epochs, args.seed)))
         return 0
 
     import torch
 
     from helpers.data import ensure_mnist
-    from helpers.model import activation_name
 
-    args.activations = [activation_name(a) for a in args.activations]
-    ensure_mnist()  # unpacked and checked once, here, for every part
-    print(f"benchmark: {' '.join(args.activations)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, "
-          f"seed {args.seed}, torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    engine_runs, a = [run_part("engine", args)], run_part("practical", args)
-    engine_runs.append(run_part("engine", args))
-    live_runs = []
+    data_root = ensure_mnist()  # unpacked and checked once, here, for every part
+    print(f"benchmark: {' '.join(ACTIVATIONS)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, seed {args.seed}, "
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs, PyTorch's default {torch.get_num_threads()} threads, "
+          f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'}", flush=True)
+    def say(label: str, run: dict) -> dict:  # every run, as it ends
+        print(f"  {label:<26} whole {run['wall_seconds']:6.1f} s   training {run['train_seconds']:6.1f} s"
+              + (f"   {_threads(run['threads'])}" if "threads" in run else ""), flush=True)
+        return run
+
+    quiet = [say("(b)", run_engine(args.epochs, args.seed))]
+    a = say("(a)", run_practical(args.epochs, data_root))
+    quiet.append(say("(b)", run_engine(args.epochs, args.seed)))
+    live, contended = [], []
     for _ in range(args.pairs):
-        live_runs.append(run_part("live", args))
-        engine_runs.append(run_part("engine", args))
-    if any(r["test_acc"] != engine_runs[0]["test_acc"] for r in engine_runs + live_runs):
+        live.append(say("(c)", run_live(args.epochs, args.seed)))
+        quiet.append(say("(b)", run_engine(args.epochs, args.seed)))
+    for k in args.competitors:
+        for fixed in [None, args.also_fixed] if args.also_fixed else [None]:
+            contended.append(say(f"(d) {k} busy processes" + (f", {fixed} fixed" if fixed else ""),
+                                 run_engine(args.epochs, args.seed, competitors=k, threads=fixed)))
+            quiet.append(say("(b)", run_engine(args.epochs, args.seed)))
+    if any(r["test_acc"] != quiet[0]["test_acc"] for r in quiet + live + contended):
         raise SystemExit("the engine gave different numbers on rerun: "
-                         + "; ".join(str(r["test_acc"]) for r in engine_runs + live_runs))
-    runs = [r["seconds"] for r in engine_runs]
-    b = dict(engine_runs[0], seconds=(runs[0] + runs[1]) / 2, runs_seconds=runs,
-             peak_rss_mb=max(r["peak_rss_mb"] for r in engine_runs))
-    ratio = a["seconds"] / b["seconds"]
-    overheads = [c_run["seconds"] / ((runs[i + 1] + runs[i + 2]) / 2) - 1 for i, c_run in enumerate(live_runs)]
+                         + "; ".join(str(r["test_acc"]) for r in quiet + live + contended))
+
+    def around(i: int, key: str) -> float:  # the mean of the quiet (b) runs just before and after measurement i
+        return (quiet[i][key] + quiet[i + 1][key]) / 2
+
+    b = {"wall_seconds": around(0, "wall_seconds"), "train_seconds": around(0, "train_seconds"),
+         "peak_rss_mb": max(r["peak_rss_mb"] for r in quiet), "test_acc": quiet[0]["test_acc"],
+         "iterations": quiet[0]["iterations"], "threads": quiet[0]["threads"],
+         "runs_wall_seconds": [r["wall_seconds"] for r in quiet],
+         "runs_train_seconds": [r["train_seconds"] for r in quiet]}
+    ratio_whole, ratio_train = a["wall_seconds"] / b["wall_seconds"], a["train_seconds"] / b["train_seconds"]
+    overheads = [c["train_seconds"] / around(i + 1, "train_seconds") - 1 for i, c in enumerate(live)]
     overhead = sorted(overheads)[len(overheads) // 2]  # the median (for an even count, the upper one)
-    c = dict(live_runs[overheads.index(overhead)], runs_seconds=[r["seconds"] for r in live_runs],
-             overheads=overheads, peak_rss_mb=max(r["peak_rss_mb"] for r in live_runs))
-    print(f"(a) practical's script : {a['seconds']:8.1f} s   peak RSS {a['peak_rss_mb']:6.0f} MB")
-    if args.with_ftz_baseline:
-        a2 = run_part("practical_ftz", args)
-        print(f"(a') (a) + flush denormals: {a2['seconds']:6.1f} s   peak RSS {a2['peak_rss_mb']:6.0f} MB"
-              f"   (speed-up over it: {a2['seconds'] / b['seconds']:.1f}x)")
-    print(f"(b) lab engine          : {b['seconds']:8.1f} s   peak RSS {b['peak_rss_mb']:6.0f} MB"
-          f"   (mean of the runs just before and after (a); all runs: {', '.join(f'{t:.1f}' for t in runs)} s)")
-    print(f"(c) engine + live plot  : {c['seconds']:8.1f} s   peak RSS {c['peak_rss_mb']:6.0f} MB"
-          f"   ({c['plot_updates']} redraws, {c['plot_seconds']:.2f} s drawing; "
-          f"all runs: {', '.join(f'{t:.1f}' for t in c['runs_seconds'])} s)")
-    print(f"speed-up (a)/(b)        : {ratio:8.1f}x")
+    c = live[overheads.index(overhead)]
+    live_seconds = ", ".join(f"{r['train_seconds']:.1f}" for r in live)
+    print(f"{'':24}{'whole process':>14}{'training':>10}{'peak RSS':>10}")
+    print(f"(a) practical's script  {a['wall_seconds']:12.1f} s{a['train_seconds']:8.1f} s{a['peak_rss_mb']:7.0f} MB"
+          f"   (figure drawn after {a['seconds_to_figure']:.1f} s)")
+    print(f"(b) lab engine          {b['wall_seconds']:12.1f} s{b['train_seconds']:8.1f} s{b['peak_rss_mb']:7.0f} MB"
+          f"   (mean of the runs just before and after (a); {_threads(b['threads'])})")
+    print(f"    all quiet runs of (b): whole {', '.join(f'{t:.1f}' for t in b['runs_wall_seconds'])} s; "
+          f"training {', '.join(f'{t:.1f}' for t in b['runs_train_seconds'])} s")
+    print(f"(c) (b) + live plot     {'':>14}{c['train_seconds']:8.1f} s{c['peak_rss_mb']:7.0f} MB"
+          f"   ({c['plot_updates']} redraws, {c['plot_seconds']:.2f} s drawing; all runs: "
+          f"{live_seconds} s)")
+    print(f"speed-up (a)/(b)        : {ratio_whole:8.1f}x whole process, {ratio_train:.1f}x training")
     print(f"live-plot overhead      : {100 * overhead:+8.1f} %   (median of {len(overheads)}, each (c) against the (b) "
-          f"runs around it: {', '.join(f'{100 * o:+.1f}' for o in overheads)} %; drawing alone: "
-          f"{100 * c['plot_seconds'] / c['seconds']:.1f} % of (c))")
+          f"runs around it: {', '.join(f'{100 * o:+.1f}' for o in overheads)} %)")
+    rows = []
+    for i, d in enumerate(contended):
+        reference = around(args.pairs + 1 + i, "wall_seconds")
+        rows.append({**d, "quiet_wall_seconds": reference, "slowdown": d["wall_seconds"] / reference})
+        label = f"(d) {d['competitors']} busy" + (f", LAB_THREADS={d['fixed_threads']}" if d["fixed_threads"] else " processes")
+        print(f"{label:<24}{d['wall_seconds']:12.1f} s{d['train_seconds']:8.1f} s"
+              f"{d['peak_rss_mb']:7.0f} MB   {d['wall_seconds'] / reference:.2f}x the quiet runs around it "
+              f"({reference:.1f} s); {_threads(d['threads'])}")
     print("test accuracy           :   (a)       (b)      diff")
     worst = 0.0
-    for name in args.activations:
+    for name in ACTIVATIONS:
         diff = b["test_acc"][name] - a["test_acc"][name]
         worst = max(worst, abs(diff))
         print(f"  {name:<21}: {100 * a['test_acc'][name]:6.2f}%  {100 * b['test_acc'][name]:6.2f}%  {100 * diff:+6.2f}")
     agree = worst <= ACCURACY_TOLERANCE
     print(f"accuracies agree within {100 * ACCURACY_TOLERANCE:.1f} points: {'yes' if agree else 'NO'}")
-    report = {"a": a, "a_ftz": a2 if args.with_ftz_baseline else None, "b": b, "c": c, "ratio": ratio,
-              "live_overhead": overhead, "accuracies_agree": agree, "epochs": args.epochs,
-              "activations": args.activations}
+    report = {"a": a, "b": b, "c": dict(c, overheads=overheads), "d": rows, "ratio": ratio_whole,
+              "ratio_training": ratio_train, "live_overhead": overhead, "accuracies_agree": agree,
+              "epochs": args.epochs, "activations": ACTIVATIONS}
     if args.json:
         from helpers.files import atomic_write_text
         atomic_write_text(args.json, json.dumps(report, indent=1))

@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-from torchvision import datasets, transforms
 
 from .files import file_mode
 
@@ -139,6 +138,8 @@ def _download(root: Path, raw: Path, missing: list[str]) -> None:
     """torchvision's own download, for anyone without the bundled copy; cleans up on failure."""
     before = set(raw.iterdir()) if raw.is_dir() else set()
     try:
+        from torchvision import datasets  # imported when needed: torchvision takes a second to import
+
         datasets.MNIST(root, train=True, download=True)
         datasets.MNIST(root, train=False, download=True)
     except Exception as err:  # torchvision raises RuntimeError/URLError/OSError, all meaning "no data"
@@ -190,13 +191,17 @@ def ensure_mnist(
     return root
 
 
-def practical_transform() -> transforms.Compose:
-    """The practical's per-image pipeline: pixels to [0, 1], then to [-1, 1]."""
+def practical_transform():
+    """The practical's per-image pipeline (a torchvision ``Compose``): pixels to [0, 1], then to [-1, 1]."""
+    from torchvision import transforms
+
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
 
 
-def mnist_datasets(root: Path | None = None, transform=None) -> tuple[datasets.MNIST, datasets.MNIST]:
+def mnist_datasets(root: Path | None = None, transform=None) -> tuple:
     """The real torchvision MNIST train and test sets (downloading nothing once data is present)."""
+    from torchvision import datasets
+
     root = ensure_mnist(root)
     transform = practical_transform() if transform is None else transform
     return (datasets.MNIST(root, train=True, transform=transform),
@@ -219,13 +224,21 @@ class MNISTTensors:
     test_y: torch.Tensor
 
 
+def read_idx(path: Path) -> torch.Tensor:
+    """An MNIST file as a uint8 tensor: a 4-byte code whose last byte is the number of dimensions, one
+    big-endian 4-byte size per dimension, then the bytes (what torchvision's MNIST reads, without torchvision)."""
+    raw = bytearray(path.read_bytes())
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return torch.frombuffer(raw, dtype=torch.uint8, offset=4 + 4 * ndim).view(shape)
+
+
 @lru_cache(maxsize=4)
 def _load_tensors(root: str, device: str) -> MNISTTensors:
-    train, test = mnist_datasets(Path(root), transform=None)
-    return MNISTTensors(
-        normalize(train.data).to(device), train.targets.to(device),
-        normalize(test.data).to(device), test.targets.to(device),
-    )
+    raw = Path(root) / "MNIST" / "raw"
+    images = {split: normalize(read_idx(raw / f"{split}-images-idx3-ubyte")).to(device) for split in ("train", "t10k")}
+    labels = {split: read_idx(raw / f"{split}-labels-idx1-ubyte").long().to(device) for split in ("train", "t10k")}
+    return MNISTTensors(images["train"], labels["train"], images["t10k"], labels["t10k"])
 
 
 def load_mnist(device: str | torch.device = "cpu", root: Path | None = None) -> MNISTTensors:

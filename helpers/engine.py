@@ -9,13 +9,14 @@ Adam is one kernel call.  ``tests/test_train.py`` checks each piece against plai
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-from .model import DERIVATIVES, MLP, make_activation
+from .model import DERIVATIVES, MLP, build_mlp, make_activation
 
 PUBLIC_ONLY_VARIABLE = "LAB_PUBLIC_TORCH"  # set to 1: never use PyTorch's private kernels below
 
@@ -112,17 +113,25 @@ def _fused_chain_rule_agrees() -> bool:
 
 
 def _fused_adam_agrees() -> bool:
+    # Against Adam's update written out (Kingma & Ba, Algorithm 1, as torch.optim.Adam computes it), not
+    # against torch.optim.Adam itself: constructing that imports torch._dynamo, a second of start-up.
+    # tests/test_train.py checks FusedAdam against torch.optim.Adam.
     g = torch.Generator().manual_seed(0)
     start = [torch.randn(7, 5, generator=g), torch.randn(5, generator=g)]
-    ours, theirs = [nn.Parameter(p.clone()) for p in start], [nn.Parameter(p.clone()) for p in start]
-    optimizers = (FusedAdam(ours, lr=0.1), torch.optim.Adam(theirs, lr=0.1, foreach=False))  # the plain algorithm
-    for _ in range(3):
+    ours, plain = [nn.Parameter(p.clone()) for p in start], [p.clone() for p in start]
+    optimizer, lr, (beta1, beta2), eps = FusedAdam(ours, lr=0.1), 0.1, (0.9, 0.999), 1e-8
+    m, v = [torch.zeros_like(p) for p in start], [torch.zeros_like(p) for p in start]
+    for t in range(1, 4):
         grads = [torch.randn(p.shape, generator=g) for p in start]
-        for params, optimizer in zip((ours, theirs), optimizers):
-            for p, grad in zip(params, grads):
-                p.grad = grad.clone()
-            optimizer.step()
-    return all(torch.allclose(p, q, rtol=1e-5, atol=1e-7) and not torch.equal(p, s) for p, q, s in zip(ours, theirs, start))
+        for p, grad in zip(ours, grads):
+            p.grad = grad.clone()
+        optimizer.step()
+        for p, grad, m_i, v_i in zip(plain, grads, m, v):
+            m_i.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v_i.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = (v_i / (1 - beta2 ** t)).sqrt().add_(eps)
+            p.addcdiv_(m_i, denom, value=-lr / (1 - beta1 ** t))
+    return all(torch.allclose(p, q, rtol=1e-5, atol=1e-6) and not torch.equal(p, s) for p, q, s in zip(ours, plain, start))
 
 
 # ----------------------------------------------------------------------------- several MLPs as one
@@ -235,3 +244,142 @@ class StackedMLP(nn.Module):
                         layer.bias.copy_(b[i, 0])
             mlps.append(mlp)
         return mlps
+
+
+# ----------------------------------------------------------------------------- threads on a shared CPU
+
+THREADS_VARIABLE = "LAB_THREADS"  # e.g. 1: train with exactly that many CPU threads, no measuring
+WINDOW = 25  # steps timed together (about 40 ms on a quiet 2-core CPU)
+FIRST_TRY, LAST_TRY = 2 * WINDOW, 128 * WINDOW  # steps to the next try of another count; x4 after each lost try
+SLOWER = 1.3  # a window this much slower than the best seen on its count means the cores are busy
+
+
+class ThreadChooser:
+    """Keeps CPU training on the fastest of PyTorch's thread counts (its default, halved down to 1) as the load changes.
+
+    A step is a few milliseconds of work split across threads that meet at the end of every operation.
+    On a quiet machine more threads are faster; when other programs hold the cores (a browser, a video
+    call, Colab's two vCPUs on one core), a thread that lost its core keeps the others waiting, and a
+    step can take 100 times longer, while one thread just runs.  So steps are timed in windows of
+    ``WINDOW``.  A window ``SLOWER`` than the best seen on its count is a busy machine: the next window
+    tries fewer threads.  On fewer threads, more are tried now and then.  A try moves training if its
+    window was 10 % faster; it is stopped as soon as it is slower than the window before it, and the next
+    try waits four times longer.  A run starts on one thread unless an earlier run in this process chose
+    otherwise (``memory``): on a busy machine many threads cost far more than one thread costs on a quiet one.
+
+    Only the speed changes: it is used only when ``same_numbers_on_all_counts`` found every count giving
+    bit-identical numbers.  ``LAB_THREADS=n`` (or ``OMP_NUM_THREADS``) fixes the count.
+    """
+
+    memory: dict[tuple, dict] = {}  # per kind of run, this process: best window seconds per count, last choice
+
+    def __init__(self, counts: Sequence[int], kind: tuple = (), clock: Callable[[], float] = time.perf_counter) -> None:
+        self.counts = list(counts)  # from most threads to fewest; one entry: nothing to choose
+        self.before = torch.get_num_threads()
+        self.known = self.memory.setdefault((tuple(counts), *kind), {"best": {}, "choice": self.counts[-1]})
+        self.best: dict[int, float] = self.known["best"]
+        self.current = self.known["choice"]
+        self.trying: int | None = None  # the count the window now running tries
+        self.last = 0.0  # seconds of the last window on the current count
+        self.steps_at = {n: 0 for n in self.counts}  # iterations run at each count, for the record
+        self.interval, self.next_try = FIRST_TRY, WINDOW
+        self.seconds, self.window_steps, self.steps = 0.0, 0, 0
+        torch.set_num_threads(self.current)
+        self.now = clock
+        self.clock = clock()
+
+    def restart_clock(self) -> None:
+        """Leave out of the timing what is not a training step (recording, a live plot, evaluation)."""
+        self.clock = self.now()
+
+    def after_step(self) -> None:
+        """Call after every training step."""
+        now = self.now()
+        self.seconds, self.clock = self.seconds + now - self.clock, now
+        self.steps += 1
+        self.steps_at[self.trying or self.current] += 1
+        self.window_steps += 1
+        count = self.trying or self.current
+        if len(self.counts) == 1 or self.steps == 1:  # the first step also sets up memory: not timed
+            self.seconds, self.window_steps = 0.0, 0
+        elif self.trying is not None and self.seconds > self.last:  # slower than a whole window before it: lost
+            self._record(count)
+            self._move_to(self.current, won=False)
+        elif self.window_steps == WINDOW or (count in self.best and self.seconds > SLOWER * self.best[count]):
+            window = self._record(count)  # a window, or part of one that is already clearly slow
+            if self.trying is not None:
+                self._move_to(self.trying, won=window < 0.9 * self.last)
+            else:
+                self.last = window
+                self._maybe_try(busy=window > SLOWER * self.best[count])
+
+    def _record(self, count: int) -> float:
+        """End the window: its seconds (scaled to a whole window), also kept as the count's best if it is."""
+        window = self.seconds * WINDOW / self.window_steps
+        self.best[count] = min(window, self.best.get(count, window))
+        self.seconds, self.window_steps = 0.0, 0
+        return window
+
+    def _maybe_try(self, busy: bool) -> None:
+        i = self.counts.index(self.current)
+        if self.steps < self.next_try or (i == 0 and not busy):
+            return
+        self.trying = self.counts[i + 1] if busy and i + 1 < len(self.counts) else self.counts[max(i - 1, 0)]
+        if self.trying == self.current:
+            self.trying = None
+        else:
+            torch.set_num_threads(self.trying)
+
+    def _move_to(self, count: int, won: bool) -> None:
+        self.current, self.trying = (count if won else self.current), None
+        if won:
+            self.known["choice"] = count
+        self.interval = FIRST_TRY if won else min(4 * self.interval, LAST_TRY)
+        self.next_try = self.steps + self.interval
+        torch.set_num_threads(self.current)
+
+    def close(self) -> dict[str, int]:
+        """Put PyTorch's thread count back as it was; return the iterations run at each count."""
+        torch.set_num_threads(self.before)
+        return {str(n): k for n, k in self.steps_at.items() if k}
+
+
+def thread_counts(device: torch.device) -> list[int]:
+    """The CPU thread counts training may move between: PyTorch's count, halved down to 1 (one, if fixed)."""
+    fixed = os.environ.get(THREADS_VARIABLE, "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise ValueError(f"{THREADS_VARIABLE} must be a whole number of threads, 1 or more, got {fixed!r}.")
+        return [int(fixed)]
+    top = torch.get_num_threads()
+    if device.type != "cpu" or os.environ.get("OMP_NUM_THREADS", "").strip() or top == 1:
+        return [top]
+    counts = [top]
+    while counts[-1] > 1:
+        counts.append(counts[-1] // 2)
+    return counts
+
+
+@lru_cache(maxsize=16)
+def same_numbers_on_all_counts(counts: tuple[int, ...], hidden: tuple[int, ...], models: int,
+                               batches: tuple[int, ...], test_rows: int) -> bool:
+    """Does one training step (and the test-set forward pass) give bit-identical numbers on every thread count?
+
+    Matrix products can split their work differently across threads; where that changes the rounding,
+    moving between counts would make reruns differ, so ``ThreadChooser`` is then not used.
+    """
+    g = torch.Generator().manual_seed(0)
+    model = StackedMLP([build_mlp("Tanh", seed, hidden=hidden) for seed in range(models)])
+    x, y = torch.randn(max(batches), 784, generator=g), torch.randint(0, 10, (max(batches),), generator=g)
+    x_test = torch.randn(test_rows, 784, generator=g)
+    before, results = torch.get_num_threads(), []
+    try:
+        for n in counts:
+            torch.set_num_threads(n)
+            out = [model(x_test)]
+            for b in batches:
+                out += [*model.forward_backward(x[:b], y[:b]), *model.grad_norms(), *(p.grad.clone() for p in model.params)]
+            results.append(out)
+    finally:
+        torch.set_num_threads(before)
+    return all(torch.equal(p, q) for other in results[1:] for p, q in zip(results[0], other))

@@ -25,13 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import MNISTTensors, load_mnist
-from .engine import StackedMLP, adam
+from .engine import StackedMLP, ThreadChooser, adam, same_numbers_on_all_counts, thread_counts
 from .model import INITS, MLP, activation_name, build_mlp
 
 OPTIMIZERS = ("adam", "sgd")
 DEVICE_TYPES = ("cpu", "cuda", "mps")  # what the engine runs on
 MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed takes at most 64 bits
 FLUSH_EVERY = 50  # iterations between copies of the recorded numbers to Python lists
+EVALUATION_CHUNK = 5000  # test images per forward pass when evaluating
 # Called with the runs at the end of every training (finished, interrupted or diverged): a hook for tests
 # (tests/test_reruns.py fingerprints every run of a notebook) and for anyone who logs experiments.
 RUN_HOOKS: list[Callable[[dict[str, "History"]], None]] = []
@@ -152,6 +153,7 @@ class History:
     seconds: float = 0.0  # wall clock of the whole run (shared when activations train together)
     iterations_per_epoch: int = 0
     warnings: list[str] = field(default_factory=list)  # what went wrong without stopping it (TrainingUnstable)
+    threads: dict[str, int] = field(default_factory=dict)  # CPU: iterations run at each thread count (engine.py)
     model: MLP | None = field(default=None, repr=False, compare=False)  # the trained network
 
     def to_dict(self) -> dict:
@@ -202,7 +204,7 @@ def global_grad_norm(model: nn.Module) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = EVALUATION_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
     """(accuracy, mean cross-entropy) of a StackedMLP ([M] each) or an MLP (scalars) on (x, y)."""
     correct, loss_sum = 0, 0
     for i in range(0, len(x), chunk):
@@ -248,6 +250,7 @@ class _Training:
     runs: dict[str, History]
     callback: Callable[[Progress], None] | None
     bar: object  # tqdm progress bar
+    threads: ThreadChooser  # CPU: moves to fewer threads when other programs hold the cores
     generator: torch.Generator = field(default_factory=torch.Generator)
     start: float = field(default_factory=time.perf_counter)
     done: int = 0  # iterations finished in earlier epochs
@@ -293,6 +296,9 @@ def train_together(
         raise
     finally:
         training.bar.close()
+        thread_use = training.threads.close()
+        for h in training.runs.values():
+            h.threads = thread_use
     return _finish(training)
 
 
@@ -316,10 +322,16 @@ def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors
 
     from tqdm.auto import tqdm  # imported here: notebooks that never train need no progress bar
 
+    counts = thread_counts(device)
+    batches = tuple({config.batch_size, n_train - (steps - 1) * config.batch_size})
+    if len(counts) > 1 and not same_numbers_on_all_counts(tuple(counts), model.hidden, len(names), batches,
+                                                          min(EVALUATION_CHUNK, len(data.test_x))):
+        counts = counts[:1]  # other thread counts would round differently: stay on one, for reproducible runs
     bar = tqdm(total=steps * config.epochs, desc=" + ".join(names), unit="it", disable=not progress, leave=True)
     return _Training(config, model, make_optimizer(model.parameters(), config, device),
                      data.train_x[:n_train].to(device), data.train_y[:n_train].to(device),
                      data.test_x.to(device), data.test_y.to(device), runs, callback, bar,
+                     ThreadChooser(counts, kind=(tuple(names), model.hidden, config.batch_size)),
                      generator=torch.Generator().manual_seed(config.seed))
 
 
@@ -330,6 +342,7 @@ def _train_epoch(t: _Training, epoch: int) -> torch.Tensor:
     rows: list[torch.Tensor] = []  # per iteration: [M, 2 + L] = loss, global norm, layer norms
     correct = torch.zeros(len(t.runs), dtype=torch.long, device=t.x.device)
     flushed = 0
+    t.threads.restart_clock()  # the evaluation before this epoch is not a training step
     for step in range(t.steps):
         batch = order[step * config.batch_size:(step + 1) * config.batch_size]
         xb, yb = t.x.index_select(0, batch), t.y.index_select(0, batch)
@@ -341,12 +354,14 @@ def _train_epoch(t: _Training, epoch: int) -> torch.Tensor:
         if config.clip_grad_norm is not None:
             model.clip_grads_(total, config.clip_grad_norm)
         t.optimizer.step()
+        t.threads.after_step()
         if (step + 1) % FLUSH_EVERY == 0 or step + 1 == t.steps:  # numbers to Python lists, in blocks
             _flush(torch.stack(rows[flushed:]), t.runs, t.done + flushed, epoch)
             t.bar.update(step + 1 - flushed)
             flushed = step + 1
             if t.callback is not None and step + 1 < t.steps:
                 t.callback(t.progress(epoch, t.done + flushed, epoch_end=False))
+            t.threads.restart_clock()
     t.done += t.steps
     return correct
 
