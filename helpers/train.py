@@ -298,7 +298,7 @@ def train_together(
         training.bar.close()
         thread_use = training.threads.close()
         for h in training.runs.values():
-            h.threads = thread_use
+            h.threads = thread_use if training.x.device.type == "cpu" else {}
     return _finish(training)
 
 
