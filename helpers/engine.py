@@ -273,8 +273,10 @@ class ThreadChooser:
 
     memory: dict[tuple, dict] = {}  # per kind of run, this process: best window seconds per count, last choice
 
-    def __init__(self, counts: Sequence[int], kind: tuple = (), clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, counts: Sequence[int], kind: tuple = (), clock: Callable[[], float] = time.perf_counter,
+                 record: bool = True) -> None:
         self.counts = list(counts)  # from most threads to fewest; one entry: nothing to choose
+        self.record = record  # False off the CPU: the thread count does not matter there
         self.before = torch.get_num_threads()
         self.known = self.memory.setdefault((tuple(counts), *kind), {"best": {}, "choice": self.counts[-1]})
         self.best: dict[int, float] = self.known["best"]
@@ -296,10 +298,10 @@ class ThreadChooser:
         """Call after every training step."""
         now = self.now()
         self.seconds, self.clock = self.seconds + now - self.clock, now
-        self.steps += 1
-        self.steps_at[self.trying or self.current] += 1
-        self.window_steps += 1
         count = self.trying or self.current
+        self.steps += 1
+        self.steps_at[count] += 1
+        self.window_steps += 1
         if len(self.counts) == 1 or self.steps == 1:  # the first step also sets up memory: not timed
             self.seconds, self.window_steps = 0.0, 0
         elif self.trying is not None and self.seconds > self.last:  # slower than a whole window before it: lost
@@ -339,9 +341,20 @@ class ThreadChooser:
         torch.set_num_threads(self.current)
 
     def close(self) -> dict[str, int]:
-        """Put PyTorch's thread count back as it was; return the iterations run at each count."""
+        """Put PyTorch's thread count back as it was; return the iterations run at each count (CPU runs)."""
         torch.set_num_threads(self.before)
-        return {str(n): k for n, k in self.steps_at.items() if k}
+        return {str(n): k for n, k in self.steps_at.items() if k} if self.record else {}
+
+
+def thread_chooser(device: torch.device, model: StackedMLP, batches: tuple[int, ...], test_rows: int,
+                   batch_size: int) -> ThreadChooser:
+    """The ``ThreadChooser`` for one run: moving between counts only where they give the same numbers."""
+    counts = thread_counts(device)
+    if len(counts) > 1 and not same_numbers_on_all_counts(tuple(counts), model.hidden, len(model.activations),
+                                                          batches, test_rows):
+        counts = counts[:1]  # other thread counts would round differently: stay on one, for reproducible runs
+    return ThreadChooser(counts, kind=(tuple(model.activations), model.hidden, batch_size),
+                         record=device.type == "cpu")
 
 
 def thread_counts(device: torch.device) -> list[int]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import MNISTTensors, load_mnist
-from .engine import StackedMLP, ThreadChooser, adam, same_numbers_on_all_counts, thread_counts
+from .engine import StackedMLP, ThreadChooser, adam, thread_chooser
 from .model import INITS, MLP, activation_name, build_mlp
 
 OPTIMIZERS = ("adam", "sgd")
@@ -298,7 +298,7 @@ def train_together(
         training.bar.close()
         thread_use = training.threads.close()
         for h in training.runs.values():
-            h.threads = thread_use if training.x.device.type == "cpu" else {}
+            h.threads = thread_use
     return _finish(training)
 
 
@@ -322,16 +322,12 @@ def _prepare(activations: Sequence[str], config: TrainConfig, data: MNISTTensors
 
     from tqdm.auto import tqdm  # imported here: notebooks that never train need no progress bar
 
-    counts = thread_counts(device)
-    batches = tuple({config.batch_size, n_train - (steps - 1) * config.batch_size})
-    if len(counts) > 1 and not same_numbers_on_all_counts(tuple(counts), model.hidden, len(names), batches,
-                                                          min(EVALUATION_CHUNK, len(data.test_x))):
-        counts = counts[:1]  # other thread counts would round differently: stay on one, for reproducible runs
+    batches = tuple({config.batch_size, n_train - (steps - 1) * config.batch_size})  # the last may be smaller
+    threads = thread_chooser(device, model, batches, min(EVALUATION_CHUNK, len(data.test_x)), config.batch_size)
     bar = tqdm(total=steps * config.epochs, desc=" + ".join(names), unit="it", disable=not progress, leave=True)
     return _Training(config, model, make_optimizer(model.parameters(), config, device),
                      data.train_x[:n_train].to(device), data.train_y[:n_train].to(device),
-                     data.test_x.to(device), data.test_y.to(device), runs, callback, bar,
-                     ThreadChooser(counts, kind=(tuple(names), model.hidden, config.batch_size)),
+                     data.test_x.to(device), data.test_y.to(device), runs, callback, bar, threads,
                      generator=torch.Generator().manual_seed(config.seed))
 
 

@@ -1,7 +1,5 @@
 """The engine's thread choice: faster on a busy CPU, never different numbers."""
 
-import sys
-
 import pytest
 import torch
 
@@ -101,7 +99,7 @@ def test_numbers_are_the_same_whatever_the_thread_choice(two_threads, monkeypatc
 
 
 def test_no_choosing_where_thread_counts_would_change_the_numbers(two_threads, monkeypatch):
-    monkeypatch.setattr(sys.modules["helpers.train"], "same_numbers_on_all_counts", lambda *args: False)
+    monkeypatch.setattr(engine, "same_numbers_on_all_counts", lambda *args: False)
     runs = helpers.train_together(NAMES, epochs=1, data=noise_data(), progress=False)
     assert runs["ReLU"].threads == {"2": 10}
 
@@ -127,3 +125,9 @@ def test_the_thread_count_is_restored_after_a_failed_run(two_threads, monkeypatc
     with pytest.raises(helpers.TrainingDiverged):
         helpers.train_together(["ReLU"], epochs=1, data=data, progress=False, seed=1)
     assert torch.get_num_threads() == 2
+
+
+def test_runs_off_the_cpu_record_no_thread_counts(two_threads):
+    chooser = ThreadChooser([2], record=False)
+    run(chooser, FakeCPU(QUIET), 10)
+    assert chooser.close() == {} and torch.get_num_threads() == 2
