@@ -129,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.data import ensure_mnist
 
     data_root = ensure_mnist()  # unpacked and checked once, here, for every part
+    from helpers.engine import MKL_MODE_VARIABLE, processor_name
+
     print(f"benchmark: {' '.join(ACTIVATIONS)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, seed {args.seed}, "
-          f"torch {torch.__version__}, {os.cpu_count()} CPUs, PyTorch's default {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs ({processor_name()}), PyTorch's default "
+          f"{torch.get_num_threads()} threads, {MKL_MODE_VARIABLE}={os.environ.get(MKL_MODE_VARIABLE, '')}, "
           f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU'}", flush=True)
     def say(label: str, run: dict) -> dict:  # every run, as it ends
         print(f"  {label:<26} whole {run['wall_seconds']:6.1f} s   training {run['train_seconds']:6.1f} s"

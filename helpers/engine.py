@@ -8,9 +8,12 @@ Adam is one kernel call.  ``tests/test_train.py`` checks each piece against plai
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import time
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -19,6 +22,14 @@ from torch import nn
 from .model import DERIVATIVES, MLP, build_mlp, make_activation
 
 PUBLIC_ONLY_VARIABLE = "LAB_PUBLIC_TORCH"  # set to 1: never use PyTorch's private kernels below
+
+# Intel MKL (PyTorch's CPU matrix products on x86) rounds a product differently on different thread counts on
+# some processors (seen on a Xeon with AVX-512).  In its strict "conditional numerical reproducibility" mode,
+# ?gemm gives the same bits on any thread count (AVX2 and AVX-512 code paths); MKL reads this variable at its
+# first call, which is later than `import torch`, so setting it here works unless a product already ran.
+# A value the user set is kept.  Where MKL is absent (macOS, Arm) it is ignored; the start-up check decides.
+MKL_MODE_VARIABLE, STRICT_MKL_MODE = "MKL_CBWR", "AUTO,STRICT"
+os.environ.setdefault(MKL_MODE_VARIABLE, STRICT_MKL_MODE)
 
 # ----------------------------------------------------------------------------- the chain rule through an activation
 
@@ -228,22 +239,35 @@ class StackedMLP(nn.Module):
         for p in self.params:
             p.grad.view(m, -1).mul_(scale)
 
+    def per_model(self, tensors: Sequence[torch.Tensor], i: int) -> list[torch.Tensor]:
+        """Model ``i``'s slice of tensors laid out like ``params`` (its weights or gradients), as ``nn.Linear`` holds them."""
+        m, layers = len(self.activations), len(self.layers)
+        out = []
+        for k, t in enumerate(tensors):
+            if k == 0:  # layer 1's weight, the models one below the other
+                out.append(t.view(m, -1, t.shape[1])[i])
+            elif k == layers:  # layer 1's bias
+                out.append(t.view(m, -1)[i])
+            else:  # [M, in, out] weights, [M, 1, out] biases
+                out.append(t[i].t() if k < layers else t[i, 0])
+        return out
+
     def to_mlps(self) -> list[MLP]:
         """Separate ordinary MLPs holding the current weights (for inspection after training)."""
-        m = len(self.activations)
         mlps = []
         for i, name in enumerate(self.activations):
             mlp = MLP(name, hidden=self.hidden).to(self.weights[0].device)
             with torch.no_grad():
-                for layer, w, b in zip(mlp.linears(), self.weights, self.biases):
-                    if w.dim() == 2:
-                        layer.weight.copy_(w.view(m, -1, w.shape[1])[i])
-                        layer.bias.copy_(b.view(m, -1)[i])
-                    else:
-                        layer.weight.copy_(w[i].t())
-                        layer.bias.copy_(b[i, 0])
+                for p, q in zip(linear_params(mlp), self.per_model(self.params, i)):
+                    p.copy_(q)
             mlps.append(mlp)
         return mlps
+
+
+def linear_params(mlp: MLP) -> list[torch.Tensor]:
+    """An MLP's parameters in ``StackedMLP.params`` order: every layer's weight, then every layer's bias."""
+    layers = mlp.linears()
+    return [layer.weight for layer in layers] + [layer.bias for layer in layers]
 
 
 # ----------------------------------------------------------------------------- threads on a shared CPU
@@ -289,6 +313,7 @@ class ThreadChooser:
         torch.set_num_threads(self.current)
         self.now = clock
         self.clock = clock()
+        self.note = ""  # why the count is fixed where the chooser would choose (set by ``thread_chooser``)
 
     def restart_clock(self) -> None:
         """Leave out of the timing what is not a training step (recording, a live plot, evaluation)."""
@@ -349,12 +374,71 @@ class ThreadChooser:
 def thread_chooser(device: torch.device, model: StackedMLP, batches: tuple[int, ...], test_rows: int,
                    batch_size: int) -> ThreadChooser:
     """The ``ThreadChooser`` for one run: moving between counts only where they give the same numbers."""
-    counts = thread_counts(device)
+    counts, note = thread_counts(device), ""
     if len(counts) > 1 and not same_numbers_on_all_counts(tuple(counts), model.hidden, len(model.activations),
                                                           batches, test_rows):
         counts = counts[:1]  # other thread counts would round differently: stay on one, for reproducible runs
-    return ThreadChooser(counts, kind=(tuple(model.activations), model.hidden, batch_size),
-                         record=device.type == "cpu")
+        note = (f"The engine stays on {counts[0]} CPU threads for this run: {why_counts_differ()}. Reruns still give "
+                f"the same numbers; it only cannot move to fewer threads when other programs hold the cores "
+                f"(on a busy machine, set {THREADS_VARIABLE}=1).")
+        say_once(note)
+    chooser = ThreadChooser(counts, kind=(tuple(model.activations), model.hidden, batch_size),
+                            record=device.type == "cpu")
+    chooser.note = note
+    return chooser
+
+
+_SAID: set[str] = set()
+
+
+def say_once(note: str) -> None:
+    """Print a one-line note to stderr, once per process (a notebook shows it under the cell)."""
+    if note not in _SAID:
+        _SAID.add(note)
+        print(f"Note: {note}", file=sys.stderr)
+
+
+def mkl_mode() -> int | None:
+    """MKL's reproducibility setting as it is now (``MKL_CBWR_*`` bits), or None where it cannot be read."""
+    if not torch.backends.mkl.is_available():
+        return None
+    try:
+        get = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so")).mkl_serv_cbwr_get
+    except (OSError, AttributeError):  # another platform's library name, or MKL linked differently
+        return None
+    get.argtypes, get.restype = [ctypes.c_int], ctypes.c_int
+    return get(-1)  # MKL_CBWR_ALL
+
+
+STRICT_BIT = 0x10000  # MKL_CBWR_STRICT
+
+
+def why_counts_differ() -> str:
+    """Why one and several threads give different numbers here, in words (for the note the run prints)."""
+    cpu = processor_name()
+    if not torch.backends.mkl.is_available():
+        return f"on this processor ({cpu}) its matrix products round differently on different thread counts"
+    mode, asked = mkl_mode(), os.environ.get(MKL_MODE_VARIABLE, "")
+    if asked.replace(" ", "").upper() != STRICT_MKL_MODE:
+        return (f"{MKL_MODE_VARIABLE} is set to {asked!r}, so Intel MKL may round differently on different thread "
+                f"counts on this processor ({cpu}); unset it or set it to {STRICT_MKL_MODE}")
+    if mode is not None and not mode & STRICT_BIT:
+        return ("Intel MKL was already in use when helpers was imported, before its strict reproducibility mode "
+                "could be asked for: restart the kernel and import helpers before running anything with torch")
+    return (f"even in Intel MKL's strict reproducibility mode, one and several threads round differently on this "
+            f"processor ({cpu})")
+
+
+def processor_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), for messages and benchmark reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def thread_counts(device: torch.device) -> list[int]:

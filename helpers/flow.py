@@ -43,7 +43,7 @@ SATURATION_THRESHOLD = 0.01
 SATURATING = ("Sigmoid", "Tanh")
 CACHE_VARIABLE = "LAB_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "cache"
-CACHE_FORMAT = 4  # bump when what a cache file holds, or how it was trained, changes: older files are recomputed
+CACHE_FORMAT = 5  # bump when what a cache file holds, or how it was trained, changes: older files are recomputed
 _MAGIC = b"activation-lab-cache\n"
 MNIST_DATA = "MNIST, normalized (0.5, 0.5)"  # the data the notebooks train on, as their cache keys name it
 

@@ -154,6 +154,7 @@ class History:
     iterations_per_epoch: int = 0
     warnings: list[str] = field(default_factory=list)  # what went wrong without stopping it (TrainingUnstable)
     threads: dict[str, int] = field(default_factory=dict)  # CPU: iterations run at each thread count (engine.py)
+    threads_note: str = ""  # CPU: why the engine could not choose its thread count on this machine (engine.py)
     model: MLP | None = field(default=None, repr=False, compare=False)  # the trained network
 
     def to_dict(self) -> dict:
@@ -298,7 +299,7 @@ def train_together(
         training.bar.close()
         thread_use = training.threads.close()
         for h in training.runs.values():
-            h.threads = thread_use
+            h.threads, h.threads_note = thread_use, training.threads.note
     return _finish(training)
 
 

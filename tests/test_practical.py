@@ -4,23 +4,61 @@ import pytest
 import torch
 
 import helpers
-from helpers.practical import correct_predictions, train_plain, training_step
-from helpers.report import max_relative_difference
+from helpers.practical import correct_predictions, one_step_each, train_plain, training_step
+from helpers.report import drift_sentence, loss_means_apart, max_relative_difference
+from helpers.train import History
 
 ITERATIONS = 300
-TOLERANCE = 1e-4  # relative; notebook 03 states the same tolerance
+ROUNDING = 1e-5  # relative; float32 rounds at 6e-8, and notebook 03 states the same tolerance for one step
+SMOOTH_DRIFT = 1e-4  # Sigmoid, Tanh: 300 steps carry rounding differences to at most 3e-6 (2 processors, 1 and 2 threads)
+MEANS_APART = 0.01  # the losses' means over iterations 201-300 (notebook 03's claim)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("activation", helpers.PRACTICAL_ACTIVATIONS)
+def test_one_step_of_each_agrees_to_float32_rounding(activation, threads):
+    """The tie that holds on every processor: the same weights, the same batch, one step."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gaps = one_step_each(activation, seed=3, device="cpu")
+    finally:
+        torch.set_num_threads(before)
+    assert set(gaps) == {"loss", "gradient norm", "gradients", "weights after the step"}
+    assert max(gaps.values()) < ROUNDING, gaps
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("activation", helpers.PRACTICAL_ACTIVATIONS)
-def test_plain_loop_and_engine_agree_for_300_iterations(activation):
+def test_plain_loop_and_engine_learn_alike_for_300_iterations(activation):
     plain = train_plain(activation, epochs=1, max_iterations=ITERATIONS, device="cpu")
     fast = helpers.train(activation, epochs=1, progress=False, device="cpu")  # the practical's settings
     assert len(plain.loss) == len(plain.grad_norm) == ITERATIONS and len(fast.loss) == 938
-    assert plain.loss[0] == pytest.approx(fast.loss[0], rel=1e-6)  # same weights, same first batch
-    assert max_relative_difference(plain.loss, fast.loss) < TOLERANCE
-    assert max_relative_difference(plain.grad_norm, fast.grad_norm) < TOLERANCE
+    assert plain.loss[0] == pytest.approx(fast.loss[0], rel=ROUNDING)  # same weights, same first batch
+    # ReLU's runs may part after a few dozen steps on some processors (a unit near 0 flips, Adam carries it on);
+    # what learning does, averaged, agrees everywhere.
+    assert loss_means_apart(plain, fast) < MEANS_APART
+    if activation != "ReLU":
+        assert max_relative_difference(plain.loss, fast.loss) < SMOOTH_DRIFT
+        assert max_relative_difference(plain.grad_norm, fast.grad_norm) < SMOOTH_DRIFT
     assert plain.loss[-1] < plain.loss[0] - 1  # it trained (and so did the comparison)
+
+
+def _run(losses: list[float]) -> History:
+    h = History("ReLU", {})
+    h.loss = losses
+    return h
+
+
+def test_the_drift_sentence_says_what_the_numbers_show():
+    steady = [2.3 - 0.005 * i for i in range(300)]
+    together = drift_sentence(_run([v * (1 + 1e-7) for v in steady]), _run(steady))
+    assert "stayed within **1.0e-07**" in together and "0.00% apart" in together
+    parted = [v * (1 + (0.03 if i >= 40 and i % 2 else 0)) for i, v in enumerate(steady)]  # index 41 = iteration 42
+    apart = drift_sentence(_run(parted), _run(steady))
+    assert "for the first 41 iterations" in apart and "from iteration 42 on" in apart and "up to **3.0%**" in apart
+    assert "stayed within" not in apart and "1.50% apart" in apart
+    assert loss_means_apart(_run(parted), _run(steady)) == pytest.approx(0.015, rel=0.01)  # half of them 3 % up
 
 
 def test_one_step_and_counting_on_a_small_network():
