@@ -16,7 +16,7 @@ if not torch.cuda.is_available():
     raise SystemExit("no CUDA device: this script checks the GPU path")
 print("device:", torch.cuda.get_device_name(0), "| CUDA", torch.version.cuda)
 from helpers import pick_device
-from helpers.engine import private_fast_paths
+from helpers._machinery.engine import private_fast_paths
 print("engine device:", pick_device(), "| private fast paths:", sorted(private_fast_paths()))
 PY
 step "unit tests that train (on CUDA)"

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from helpers.data import ensure_mnist
 
     data_root = ensure_mnist()  # unpacked and checked once, here, for every part
-    from helpers.engine import MKL_MODE_VARIABLE, processor_name
+    from helpers._machinery.threads import MKL_MODE_VARIABLE, processor_name
 
     print(f"benchmark: {' '.join(ACTIVATIONS)} x {args.epochs} epoch(s), batch 64, Adam 1e-3, seed {args.seed}, "
           f"torch {torch.__version__}, {os.cpu_count()} CPUs ({processor_name()}), PyTorch's default "
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
               "ratio_training": ratio_train, "live_overhead": overhead, "accuracies_agree": agree,
               "epochs": args.epochs, "activations": ACTIVATIONS}
     if args.json:
-        from helpers.files import atomic_write_text
+        from helpers._machinery.files import atomic_write_text
         atomic_write_text(args.json, json.dumps(report, indent=1))
     return 0
 

@@ -1,26 +1,19 @@
-"""Shared code for the activation-functions lab: data, model, training engine, plots, viva.
+"""Shared code for the activation-functions lab: every notebook imports from here, so a notebook reads as a story.
 
-Every notebook imports from here, so a notebook reads as a story and no code is pasted twice.
+Each file here serves notebook sections its docstrings name; the machinery that makes training fast and keeps
+answers safe is in ``helpers/_machinery/``, which you never need to open.
 """
 
-import torch as _torch
-
-# The one place that sets this.  Saturated sigmoid/tanh units and Adam's second moments produce
-# denormal floats (below 1.2e-38), and x86 arithmetic on them is many times slower (a saturated
-# step took 2.6 ms instead of 1.7).  Flushing them to zero must happen before PyTorch starts its
-# worker threads, which inherit the setting: so, here, on importing helpers.
-_torch.set_flush_denormal(True)
-
-from .data import DATA_DIR_VARIABLE, DataError, data_dir, ensure_mnist, load_mnist, mnist_datasets, normalize, practical_transform
-from .model import ACTIVATIONS, MLP, PRACTICAL_ACTIVATIONS, activation_name, build_mlp, count_parameters, make_activation
-from .engine import StackedMLP
-from .train import (History, Progress, TrainConfig, TrainingDiverged, TrainingInterrupted, TrainingUnstable, evaluate,
-                    global_grad_norm, pick_device, train, train_together)
+from . import _machinery  # noqa: F401 - first: process-wide settings (denormals, MKL's reproducible mode)
+from .activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS, activation_name, make_activation
+from .data import DataError, load_mnist, mnist_datasets, normalize, practical_transform
+from .history import History, Progress, TrainingDiverged, TrainingInterrupted, TrainingUnstable
+from .model import MLP, build_mlp, count_parameters
+from .train import TrainConfig, evaluate, global_grad_norm, pick_device, train, train_together
 
 __all__ = [
-    "ACTIVATIONS", "DATA_DIR_VARIABLE", "DataError", "History", "MLP", "PRACTICAL_ACTIVATIONS", "Progress",
-    "StackedMLP", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "TrainingUnstable", "activation_name", "build_mlp",
-    "count_parameters", "data_dir", "ensure_mnist", "evaluate", "global_grad_norm", "load_mnist",
-    "make_activation", "mnist_datasets", "normalize", "pick_device", "practical_transform", "train",
-    "train_together",
+    "ACTIVATIONS", "DataError", "History", "MLP", "PRACTICAL_ACTIVATIONS", "Progress", "TrainConfig",
+    "TrainingDiverged", "TrainingInterrupted", "TrainingUnstable", "activation_name", "build_mlp", "count_parameters",
+    "evaluate", "global_grad_norm", "load_mnist", "make_activation", "mnist_datasets", "normalize", "pick_device",
+    "practical_transform", "train", "train_together",
 ]

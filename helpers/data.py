@@ -1,205 +1,33 @@
-"""MNIST, offline first: the bundled copy is checked and unpacked where torchvision looks.
+"""MNIST as the practical loads it (notebook 02): ``ToTensor()`` then ``Normalize((0.5,), (0.5,))``.
 
-The data *is* the practical's: ``torchvision.datasets.MNIST`` with
-``ToTensor()`` then ``Normalize((0.5,), (0.5,))``.  For speed the training engine
-holds each split as one normalized tensor; ``tests/test_data.py`` proves that
-tensor equals, bit for bit, what the ``transforms`` pipeline yields.
+``mnist_datasets`` gives torchvision's datasets with the practical's transforms (notebook 03's plain loop uses
+them).  For speed the engine holds each split as one normalized tensor (``load_mnist``); ``tests/test_data.py``
+proves that tensor equals, bit for bit, what the ``transforms`` pipeline yields.  The files come from the
+repository's checksum-verified copy, so this works offline (``helpers/_machinery/mnist_files.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import lzma
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from .files import file_mode
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR_VARIABLE = "LAB_DATA_DIR"
-DEFAULT_DATA_DIR = REPO_ROOT / "data"
-BUNDLE_DIR = REPO_ROOT / "data" / "bundled" / "MNIST"
-
-# The official uncompressed files: name -> (bytes, md5).  Published checksums.
-MNIST_FILES: dict[str, tuple[int, str]] = {
-    "train-images-idx3-ubyte": (47040016, "6bbc9ace898e44ae57da46a324031adb"),
-    "train-labels-idx1-ubyte": (60008, "a25bea736e30d166cdddb491f175f624"),
-    "t10k-images-idx3-ubyte": (7840016, "2646ac647ad5339dbf082846283269ea"),
-    "t10k-labels-idx1-ubyte": (10008, "27ae3e4e09519cfbb04c329615203637"),
-}
+from ._machinery.mnist_files import DataError, ensure_mnist, read_idx
 
 MEAN, STD = 0.5, 0.5  # the practical's Normalize((0.5,), (0.5,))
 
 
-class DataError(RuntimeError):
-    """MNIST could not be made available; the message says what to do."""
-
-
-def data_dir() -> Path:
-    """The torchvision ``root`` for MNIST: ``$LAB_DATA_DIR`` if set, else ``<repo>/data``."""
-    value = os.environ.get(DATA_DIR_VARIABLE, "").strip()
-    return Path(value).expanduser() if value else DEFAULT_DATA_DIR
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-_VERIFIED: set[tuple] = set()  # (path, mtime, size, md5) already checked in this process
-
-
-def _check_file(path: Path, size: int, md5: str) -> None:
-    """Raise DataError if an unpacked MNIST file is not byte-identical to the official one."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, md5)
-    if key in _VERIFIED:
-        return
-    actual_size = stat.st_size
-    problem = None
-    if actual_size != size:
-        problem = f"it has {actual_size} bytes instead of {size} (truncated or not MNIST)"
-    elif (actual := _readable_md5(path)) != md5:
-        problem = f"its md5 is {actual} instead of {md5} (corrupt)"
-    if problem:
-        raise DataError(
-            f"MNIST file {path} is damaged: {problem}. "
-            f"Delete it and run again; it will be restored from the bundled copy "
-            f"or downloaded."
-        )
-    _VERIFIED.add(key)
-
-
-def _readable_md5(path: Path) -> str:
-    """The md5 of an MNIST file; a DataError saying what to do if this user may not read it (shared folders)."""
-    try:
-        return _md5(path)
-    except OSError as err:
-        raise DataError(
-            f"Cannot read MNIST file {path} ({err.strerror or err}): it is there, but this user may not read it "
-            f"(a shared data folder filled by someone else?). Ask its owner to run `chmod a+r {path.parent}/*`, "
-            f"or set {DATA_DIR_VARIABLE} to a folder of your own: it is filled from the bundled copy."
-        ) from None
-
-
-def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) -> None:
-    """Decompress one bundled file into ``target`` atomically, checking size and md5 first."""
-    def cannot_write(err: OSError) -> DataError:
-        return DataError(f"Cannot write MNIST into {target.parent} ({err.strerror or err}). "
-                         f"Set {DATA_DIR_VARIABLE} to a writable folder.")
-
-    def damaged(problem: str) -> DataError:
-        return DataError(f"The bundled copy {bundle} {problem}. Restore it with `git checkout -- "
-                         f"{_relative(bundle)}` (or delete it to let torchvision download MNIST).")
-
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
-    except OSError as err:
-        raise cannot_write(err) from None
-    tmp = Path(tmp_name)
-    try:
-        os.chmod(tmp, file_mode())  # mkstemp makes it owner-only: other users of a shared folder must read it
-        digest, written = hashlib.md5(), 0
-        with lzma.open(bundle, "rb") as src, os.fdopen(fd, "wb") as dst:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                digest.update(block)
-                written += len(block)
-                dst.write(block)
-        if (written, digest.hexdigest()) != (size, md5):
-            raise damaged(f"is corrupt: it unpacks to {written} bytes with md5 {digest.hexdigest()}, "
-                          f"expected {size} bytes with md5 {md5}")
-        os.replace(tmp, target)
-    except (lzma.LZMAError, EOFError) as err:
-        raise damaged(f"is truncated or not an .xz file ({err})") from None
-    except OSError as err:
-        raise cannot_write(err) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def _download(root: Path, raw: Path, missing: list[str]) -> None:
-    """torchvision's own download, for anyone without the bundled copy; cleans up on failure."""
-    before = set(raw.iterdir()) if raw.is_dir() else set()
-    try:
-        from torchvision import datasets  # imported when needed: torchvision takes a second to import
-
-        datasets.MNIST(root, train=True, download=True)
-        datasets.MNIST(root, train=False, download=True)
-    except Exception as err:  # torchvision raises RuntimeError/URLError/OSError, all meaning "no data"
-        if raw.is_dir():
-            for leftover in set(raw.iterdir()) - before:
-                if leftover.is_file():
-                    leftover.unlink(missing_ok=True)
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(
-            f"MNIST is not in {raw} (missing: {', '.join(missing)}; the bundled copy has no such file) "
-            f"and downloading it failed ({reason}). "
-            f"If you are offline: restore the bundled copy (`git checkout -- data/bundled`), "
-            f"or set {DATA_DIR_VARIABLE} to a folder that holds MNIST/raw/ with the four "
-            f"files, or connect to the internet and run again."
-        ) from None
-
-
-def ensure_mnist(
-    root: Path | None = None,
-    bundle_dir: Path = BUNDLE_DIR,
-    files: dict[str, tuple[int, str]] = MNIST_FILES,
-) -> Path:
-    """Make ``root/MNIST/raw`` hold the four verified files; return ``root``.
-
-    Order: files already there are checked; missing ones come from the bundled
-    copy (checked, then moved into place atomically); if there is no bundled
-    copy, torchvision downloads them.  Every failure is a :class:`DataError`.
-    """
-    root = Path(root) if root is not None else data_dir()
-    if root.exists() and not root.is_dir():
-        raise DataError(f"The data directory {root} is a file, not a folder. "
-                        f"Set {DATA_DIR_VARIABLE} to a folder.")
-    raw = root / "MNIST" / "raw"
-    missing = []
-    for name, (size, md5) in files.items():
-        target = raw / name
-        if target.is_file():
-            _check_file(target, size, md5)
-        elif (bundle_dir / f"{name}.xz").is_file():
-            _unpack_bundled(name, bundle_dir / f"{name}.xz", target, size, md5)
-        else:
-            missing.append(name)
-    if missing:
-        _download(root, raw, missing)
-        for name in missing:
-            if not (raw / name).is_file():
-                raise DataError(f"torchvision's download did not produce {raw / name}.")
-            _check_file(raw / name, *files[name])
-    return root
-
-
 def practical_transform():
-    """The practical's per-image pipeline (a torchvision ``Compose``): pixels to [0, 1], then to [-1, 1]."""
+    """The practical's per-image pipeline (a torchvision ``Compose``): pixels to [0, 1], then to [-1, 1] (notebook 02)."""
     from torchvision import transforms
 
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
 
 
 def mnist_datasets(root: Path | None = None, transform=None) -> tuple:
-    """The real torchvision MNIST train and test sets (downloading nothing once data is present)."""
+    """The real torchvision MNIST train and test sets (downloading nothing once data is present) (notebooks 02, 03)."""
     from torchvision import datasets
 
     root = ensure_mnist(root)
@@ -209,28 +37,19 @@ def mnist_datasets(root: Path | None = None, transform=None) -> tuple:
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images [N, 28, 28] -> float32 [N, 784], exactly as ToTensor then Normalize compute it."""
+    """uint8 images [N, 28, 28] -> float32 [N, 784], exactly as ToTensor then Normalize compute it (notebooks 02-06, inside load_mnist)."""
     x = images.reshape(len(images), -1).to(torch.float32).div_(255)  # ToTensor
     return x.sub_(MEAN).div_(STD)  # Normalize (in place, as torchvision does; saves memory)
 
 
 @dataclass(frozen=True)
 class MNISTTensors:
-    """Both splits as whole tensors: x float32 [N, 784] normalized, y int64 [N]."""
+    """Both splits as whole tensors: x float32 [N, 784] normalized, y int64 [N] (notebooks 03-06: what load_mnist returns)."""
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
-
-
-def read_idx(path: Path) -> torch.Tensor:
-    """An MNIST file as a uint8 tensor: a 4-byte code whose last byte is the number of dimensions, one
-    big-endian 4-byte size per dimension, then the bytes (what torchvision's MNIST reads, without torchvision)."""
-    raw = bytearray(path.read_bytes())
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return torch.frombuffer(raw, dtype=torch.uint8, offset=4 + 4 * ndim).view(shape)
 
 
 @lru_cache(maxsize=4)

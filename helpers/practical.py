@@ -17,14 +17,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import mnist_datasets
-from .engine import StackedMLP, adam, linear_params
-from .model import activation_name, build_mlp
-from .train import History, global_grad_norm, pick_device
+from ._machinery.engine import StackedMLP, adam, linear_params
+from .activations import activation_name
+from .history import History
+from .model import build_mlp
+from .train import global_grad_norm, pick_device
 
 
 def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   optimizer: torch.optim.Optimizer, criterion: nn.Module) -> tuple[float, float, torch.Tensor]:
-    """One step of the practical's loop; returns (loss, global gradient norm, the batch's outputs)."""
+    """One step of the practical's loop; returns (loss, global gradient norm, the batch's outputs) (notebook 03)."""
     optimizer.zero_grad()  # the gradients of the last batch must not add to this one's
     outputs = model(images)  # forward
     loss = criterion(outputs, labels)
@@ -35,14 +37,14 @@ def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 def correct_predictions(outputs: torch.Tensor, labels: torch.Tensor) -> int:
-    """How many images of the batch the network classified right: the class with the largest output wins."""
+    """How many images of the batch the network classified right: the class with the largest output wins (notebook 03)."""
     return (outputs.argmax(dim=1) == labels).sum().item()
 
 
 def train_plain(activation: str = "ReLU", epochs: int = 5, seed: int = 0, max_iterations: int | None = None,
                 device: str | None = None, step: Callable = training_step,
                 count: Callable = correct_predictions) -> History:
-    """The practical's loop.  ``seed`` fixes the initial weights and the batch order, as in ``train(...)``.
+    """The practical's loop.  ``seed`` fixes the initial weights and the batch order, as in ``train(...)`` (notebook 03).
 
     ``max_iterations`` stops early (for quick comparisons); ``step`` and ``count`` can be your own versions.
     """
@@ -66,7 +68,7 @@ def train_plain(activation: str = "ReLU", epochs: int = 5, seed: int = 0, max_it
             if len(history.loss) == max_iterations:
                 break
         history.train_acc.append(correct / seen)  # per epoch, as the practical reports it
-        history.test_acc.append(test_accuracy(model, test_set, device))  # beyond the practical
+        history.test_acc.append(_test_accuracy(model, test_set, device))  # beyond the practical
         if len(history.loss) == max_iterations:
             break
     history.seconds, history.model = time.perf_counter() - start, model
@@ -74,7 +76,7 @@ def train_plain(activation: str = "ReLU", epochs: int = 5, seed: int = 0, max_it
 
 
 @torch.no_grad()
-def test_accuracy(model: nn.Module, test_set, device: torch.device) -> float:
+def _test_accuracy(model: nn.Module, test_set, device: torch.device) -> float:
     """The share of the 10 000 test images the network classifies right."""
     correct = 0
     for images, labels in DataLoader(test_set, batch_size=1000):

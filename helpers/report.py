@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from statistics import mean
 from typing import Mapping
 
 import torch
 
-from .train import History
+from ._machinery.claims import claim  # noqa: F401 - notebooks check their sentences with report.claim
+from .history import History
 
 # The practical's "expected results" table: a textbook expectation, quoted, not a measurement.
 EXPECTED_TEST_ACC: dict[str, tuple[float, float]] = {
@@ -21,12 +20,12 @@ EXPECTED_TEST_ACC: dict[str, tuple[float, float]] = {
 
 
 def pct(x: float, digits: int = 2) -> str:
-    """0.97123 -> '97.12 %'."""
+    """0.97123 -> '97.12 %' (all notebooks)."""
     return f"{100 * x:.{digits}f} %"
 
 
 def smooth(values: list[float], window: int = 50) -> list[float]:
-    """Moving average over the last ``window`` values (shorter at the start): makes trends readable."""
+    """Moving average over the last ``window`` values (shorter at the start): makes trends readable (notebooks 03-06)."""
     if not values:
         return []
     x = torch.tensor(values, dtype=torch.float64)
@@ -37,13 +36,13 @@ def smooth(values: list[float], window: int = 50) -> list[float]:
 
 
 def summary_rows(runs: Mapping[str, History]) -> list[dict]:
-    """One row per activation: final train/test accuracy, mean gradient norm of the last epoch, seconds."""
+    """One row per activation: final train/test accuracy, mean gradient norm of the last epoch, seconds (notebook 04, the command line)."""
     return [{"activation": name, "train_acc": h.train_acc[-1], "test_acc": h.test_acc[-1],
              "mean_grad_norm_last_epoch": last_epoch_mean(h.grad_norm, h.iterations_per_epoch),
              "seconds": h.seconds} for name, h in runs.items()]
 
 
-def max_relative_difference(a: list[float], b: list[float]) -> float:
+def _max_relative_difference(a: list[float], b: list[float]) -> float:
     """Largest |a_i - b_i| / |b_i| over the positions both lists have."""
     n = min(len(a), len(b))
     x, y = torch.tensor(a[:n], dtype=torch.float64), torch.tensor(b[:n], dtype=torch.float64)
@@ -51,7 +50,7 @@ def max_relative_difference(a: list[float], b: list[float]) -> float:
 
 
 def side_by_side(plain: History, fast: History, iterations: tuple[int, ...] = (1, 2, 3, 100, 200, 300)) -> str:
-    """Markdown table: loss and gradient norm of two runs at a few iterations (1 = the first)."""
+    """Markdown table: loss and gradient norm of two runs at a few iterations (1 = the first) (notebook 03)."""
     lines = ["| iteration | loss, plain loop | loss, engine | gradient norm, plain loop | gradient norm, engine |",
              "| ---: | ---: | ---: | ---: | ---: |"]
     for i in (i for i in iterations if i <= min(len(plain.loss), len(fast.loss))):
@@ -61,7 +60,7 @@ def side_by_side(plain: History, fast: History, iterations: tuple[int, ...] = (1
 
 
 def loss_means_apart(plain: History, fast: History, last: int = 100) -> float:
-    """|mean a - mean b| / mean b of the two runs' losses over the last ``last`` iterations both have."""
+    """|mean a - mean b| / mean b of the two runs' losses over the last ``last`` iterations both have (notebook 03)."""
     n = min(len(plain.loss), len(fast.loss))
     a, b = mean(plain.loss[n - last:n]), mean(fast.loss[n - last:n])
     return abs(a - b) / b
@@ -86,12 +85,12 @@ def drift_sentence(plain: History, fast: History, tolerance: float = 1e-4, last:
 
 
 def ranking(values: Mapping[str, float]) -> list[str]:
-    """Names from the highest value to the lowest."""
+    """Names from the highest value to the lowest (notebooks 04, 05, 06)."""
     return sorted(values, key=values.get, reverse=True)
 
 
 def results_table(runs: Mapping[str, History]) -> str:
-    """Markdown table: final train and test accuracy, mean gradient norm of the last epoch, seconds."""
+    """Markdown table: final train and test accuracy, mean gradient norm of the last epoch, seconds (notebook 04)."""
     lines = ["| activation | final train accuracy | test accuracy | mean gradient norm, last epoch | seconds |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for r in summary_rows(runs):
@@ -101,7 +100,7 @@ def results_table(runs: Mapping[str, History]) -> str:
 
 
 def verdict(measured: float, expected: tuple[float, float]) -> str:
-    """'within the range', 'above the range by 1.23 points' or 'below the range by 0.50 points'."""
+    """'within the range', 'above the range by 1.23 points' or 'below the range by 0.50 points' (notebooks 04, 05)."""
     low, high = expected
     if measured < low:
         return f"below the range by {100 * (low - measured):.2f} points"
@@ -111,7 +110,7 @@ def verdict(measured: float, expected: tuple[float, float]) -> str:
 
 
 def expected_vs_measured(runs: Mapping[str, History]) -> str:
-    """Markdown table: the practical's expected range beside this run's test accuracy."""
+    """Markdown table: the practical's expected range beside this run's test accuracy (notebook 04)."""
     lines = ["| activation | practical's expectation | measured test accuracy | measured vs expected |",
              "| --- | :---: | ---: | --- |"]
     for name, h in runs.items():
@@ -123,12 +122,12 @@ def expected_vs_measured(runs: Mapping[str, History]) -> str:
 
 
 def last_epoch_mean(values: list[float], per_epoch: int) -> float:
-    """Mean over the last epoch's iterations."""
+    """Mean over the last epoch's iterations (notebook 04)."""
     return mean(values[-per_epoch:])
 
 
 @dataclass
-class NormStory:
+class _NormStory:
     """The shape of one gradient-norm curve, measured: start, peak, last epoch."""
 
     start: float  # mean over the first 20 iterations
@@ -147,13 +146,13 @@ class NormStory:
                 f"{self.last_epoch:.3f}, {self.last_epoch / self.peak:.0%} of the peak.")
 
 
-def norm_story(history: History, window: int = 50) -> NormStory:
-    """Measure the shape of a run's gradient-norm curve."""
+def norm_story(history: History, window: int = 50) -> _NormStory:
+    """Measure the shape of a run's gradient-norm curve (notebook 03)."""
     smoothed = smooth(history.grad_norm, window)[window:]  # skip the average's warm-up
     peak = max(smoothed)
     last = history.grad_norm[-history.iterations_per_epoch:]
     last_smooth = smooth(history.grad_norm, window)[-history.iterations_per_epoch:]
-    return NormStory(start=mean(history.grad_norm[:20]), peak=peak,
+    return _NormStory(start=mean(history.grad_norm[:20]), peak=peak,
                      peak_iteration=window + smoothed.index(peak) + 1, last_epoch=mean(last),
                      last_epoch_spread=(max(last_smooth) - min(last_smooth)) / mean(last_smooth))
 
@@ -165,7 +164,7 @@ _T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
           12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
 
 
-def t_975(df: int) -> float:
+def _t_975(df: int) -> float:
     """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (the next tabulated df below)."""
     if df < 1:
         raise ValueError("a confidence interval needs at least two values (df >= 1).")
@@ -173,7 +172,7 @@ def t_975(df: int) -> float:
 
 
 @dataclass
-class PairedDifference:
+class _PairedDifference:
     """Test accuracy of ``a`` minus that of ``b``, seed by seed (the same seed: the same weights and batches)."""
 
     a: str
@@ -191,7 +190,7 @@ class PairedDifference:
     @property
     def interval(self) -> tuple[float, float]:
         """95 % confidence interval of the mean difference (t distribution, n - 1 degrees of freedom)."""
-        half = t_975(len(self.differences) - 1) * self.std / len(self.differences) ** 0.5
+        half = _t_975(len(self.differences) - 1) * self.std / len(self.differences) ** 0.5
         return self.mean - half, self.mean + half
 
     @property
@@ -201,15 +200,15 @@ class PairedDifference:
         return low > 0 or high < 0
 
 
-def paired_differences(final: Mapping[str, list[float]]) -> list[PairedDifference]:
-    """Every pair of activations, better mean first: ``final`` maps each to its test accuracy per seed."""
+def paired_differences(final: Mapping[str, list[float]]) -> list[_PairedDifference]:
+    """Every pair of activations, better mean first: ``final`` maps each to its test accuracy per seed (notebooks 04, 06)."""
     order = ranking({name: mean(values) for name, values in final.items()})
-    return [PairedDifference(a, b, [x - y for x, y in zip(final[a], final[b])])
+    return [_PairedDifference(a, b, [x - y for x, y in zip(final[a], final[b])])
             for i, a in enumerate(order) for b in order[i + 1:]]
 
 
 def seeds_table(final: Mapping[str, list[float]]) -> str:
-    """Markdown table: per activation, mean ± standard deviation of the test accuracy over seeds, and its range."""
+    """Markdown table: per activation, mean ± standard deviation of the test accuracy over seeds, and its range (notebook 04)."""
     lines = ["| activation | test accuracy, mean ± std over seeds | lowest – highest |", "| --- | ---: | ---: |"]
     for name, values in final.items():
         std = float(torch.tensor(values, dtype=torch.float64).std())
@@ -217,8 +216,8 @@ def seeds_table(final: Mapping[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
-def paired_table(pairs: list[PairedDifference]) -> str:
-    """Markdown table: each pair's mean paired difference, its spread, its 95 % interval and whether it is resolved."""
+def paired_table(pairs: list[_PairedDifference]) -> str:
+    """Markdown table: each pair's mean paired difference, its spread, its 95 % interval and whether it is resolved (notebook 04)."""
     lines = ["| pair | mean difference | std of the differences | 95 % interval | seeds won | resolved? |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for p in pairs:
@@ -228,34 +227,3 @@ def paired_table(pairs: list[PairedDifference]) -> str:
                      f"{100 * low:+.2f} to {100 * high:+.2f} | {wins} of {len(p.differences)} | "
                      f"{'yes' if p.resolved else 'no'} |")
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- claims about a run
-
-STRICT_VARIABLE = "LAB_STRICT_CLAIMS"  # "1" in the test run (conftest.py): a claim that does not hold is an error
-CLAIMS_LOG_VARIABLE = "LAB_CLAIMS_LOG"  # a file: every claim and its margin is appended to it (tools/claims.py)
-_COMPARE = {"<": lambda v, b: v < b, ">": lambda v, b: v > b}
-
-
-def claim(what: str, value: object, op: str | None = None, bound: float | None = None) -> None:
-    """Check a statement the text makes about this run: ``value`` itself, or ``value op bound`` ("<" or ">").
-
-    In the test run (``LAB_STRICT_CLAIMS=1``) a claim that does not hold fails like an ``assert``.  In a
-    student's session, whose settings may differ from the defaults the text describes, it shows a note
-    in place instead, so an experiment never stops the notebook.  Returns nothing, so a cell that ends
-    with a claim prints nothing more.
-    """
-    holds = bool(value) if op is None else _COMPARE[op](value, bound)
-    margin = None if op is None else (bound - value if op == "<" else value - bound)
-    log = os.environ.get(CLAIMS_LOG_VARIABLE, "").strip()
-    if log:
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"claim": what, "holds": holds, "margin": margin, "bound": bound}) + "\n")
-    if holds:
-        return
-    if os.environ.get(STRICT_VARIABLE, "").strip() == "1":
-        raise AssertionError(f"Claim does not hold: {what}" + (f" ({value!r} {op} {bound!r} is false)" if op else ""))
-    from IPython.display import Markdown, display
-
-    display(Markdown(f"> **Note: in your run this does not hold:** {what}. The text around it describes the lab's "
-                     "default settings; with yours the numbers tell a different story — read them."))

@@ -1,6 +1,6 @@
 """Reference solutions of the "Your turn" exercises that the library does not already hold as a function.
 
-Every other exercise's reference is the library's own function (``helpers/exercises.py`` names each one),
+Every other exercise's reference is the library's own function (``helpers/exercises/`` names each one),
 so each solution lives once.  ``python -m tools.notebooks --solutions OUTDIR`` copies these bodies, like
 the library's, into the instructor's copies of the notebooks.
 """
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from .model import make_activation
+from .activations import make_activation
 
 
 def deep_mlp(activation: str, depth: int, width: int) -> nn.Module:
-    """Flatten, ``depth`` × (Linear to ``width`` units, activation), Linear to 10: ``MLP``'s structure."""
+    """The reference of notebook 05's deep MLP (§3): Flatten, ``depth`` × (Linear to ``width`` units,
+    activation), Linear to 10, ``MLP``'s structure."""
     layers: list[nn.Module] = [nn.Flatten()]  # [N, 1, 28, 28] images -> [N, 784]
     n_in = 784
     for _ in range(depth):

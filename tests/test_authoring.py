@@ -95,7 +95,7 @@ def test_appendix_text():
     assert "GitHub" in text and "HTML export" in text
     assert text.count("<details><summary>Model answer</summary>") == 2 and text.count("</details>") == 2
     assert text.index(viva.question("role")["question"]) < text.index(viva.question("best")["question"])
-    assert viva.PENDING in text and "{best}" not in text  # templated: today's "pending" text
+    assert viva._PENDING in text and "{best}" not in text  # templated: today's "pending" text
 
 
 def test_appendix_follows_the_questions_asked(tmp_path):

@@ -70,7 +70,7 @@ def test_out_that_is_a_file_is_refused(tmp_path):
 # ----------------------------------------------------------------------------- in-process, on small noise data
 
 from conftest import noise_data, permissions_apply  # noqa: E402
-from helpers import compare, files  # noqa: E402
+from helpers._machinery import compare, files  # noqa: E402
 from helpers.train import train_together  # noqa: E402
 
 
@@ -166,7 +166,7 @@ def test_when_the_second_file_cannot_be_replaced_the_stale_one_is_named(on_noise
 
 @pytest.mark.parametrize("runs", [None, "some"])
 def test_ctrl_c_says_what_a_terminal_user_should_do(runs, tmp_path, monkeypatch, capsys):
-    from helpers.train import History, TrainingInterrupted
+    from helpers.history import History, TrainingInterrupted
 
     def interrupted(*args, **kwargs):
         if runs is None:

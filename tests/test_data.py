@@ -5,6 +5,7 @@ import lzma
 import os
 import stat
 import urllib.error
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from torchvision import datasets
 
 from conftest import permissions_apply
 from helpers import data
+from helpers._machinery import mnist_files
 from helpers.data import DataError, ensure_mnist, normalize, practical_transform
 
 FAKE = b"not really mnist, just bytes the test made\n" * 10
@@ -32,17 +34,17 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_bundle_holds_the_four_official_files_compressed():
-    for name in data.MNIST_FILES:
-        assert (data.BUNDLE_DIR / f"{name}.xz").is_file(), name
-    total = sum((data.BUNDLE_DIR / f"{n}.xz").stat().st_size for n in data.MNIST_FILES)
+    for name in mnist_files.MNIST_FILES:
+        assert (mnist_files.BUNDLE_DIR / f"{name}.xz").is_file(), name
+    total = sum((mnist_files.BUNDLE_DIR / f"{n}.xz").stat().st_size for n in mnist_files.MNIST_FILES)
     assert 5e6 < total < 15e6
 
 
 def test_real_bundle_unpacks_verified_into_a_fresh_folder(tmp_path):
     root = ensure_mnist(tmp_path / "d")
     raw = root / "MNIST" / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(data.MNIST_FILES)
-    for name, (size, md5) in data.MNIST_FILES.items():
+    assert sorted(p.name for p in raw.iterdir()) == sorted(mnist_files.MNIST_FILES)
+    for name, (size, md5) in mnist_files.MNIST_FILES.items():
         assert (raw / name).stat().st_size == size
     train = datasets.MNIST(root, train=True)  # torchvision finds the files: downloads nothing
     assert train.data.shape == (60000, 28, 28) and len(datasets.MNIST(root, train=False)) == 10000
@@ -50,9 +52,9 @@ def test_real_bundle_unpacks_verified_into_a_fresh_folder(tmp_path):
 
 def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "elsewhere"))
-    assert data.data_dir() == tmp_path / "elsewhere"
+    assert mnist_files.data_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv("LAB_DATA_DIR")
-    assert data.data_dir() == data.DEFAULT_DATA_DIR
+    assert mnist_files.data_dir() == mnist_files.DEFAULT_DATA_DIR
 
 
 def test_tensor_equals_the_transforms_pipeline_bit_for_bit():
@@ -155,7 +157,7 @@ def test_read_only_data_dir_says_set_the_variable(tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(data.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(DataError, match="Cannot write MNIST into .*Permission denied.*LAB_DATA_DIR"):
         ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
 
@@ -170,7 +172,7 @@ def test_data_dir_under_a_file_is_reported(tmp_path):
 
 def test_present_files_in_a_read_only_folder_need_no_writing(tmp_path, monkeypatch):
     root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
-    monkeypatch.setattr(data.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError()))
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError()))
     assert ensure_mnist(root, bundle_dir=tmp_path / "b", files=FAKE_FILES) == root
 
 
@@ -186,12 +188,12 @@ def test_unpacked_files_have_ordinary_read_permissions(tmp_path):
 
 def test_an_existing_file_that_cannot_be_read_is_a_clear_data_error(tmp_path, monkeypatch):
     root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
-    data._VERIFIED.clear()
+    mnist_files._VERIFIED.clear()
 
     def refuse(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(data, "_md5", refuse)
+    monkeypatch.setattr(mnist_files, "_md5", refuse)
     with pytest.raises(DataError, match=r"Cannot read MNIST file .*fake-idx \(Permission denied\).*chmod a\+r"
                                         r".*LAB_DATA_DIR"):
         ensure_mnist(root, bundle_dir=tmp_path / "b", files=FAKE_FILES)
@@ -200,7 +202,7 @@ def test_an_existing_file_that_cannot_be_read_is_a_clear_data_error(tmp_path, mo
 @pytest.mark.skipif(not permissions_apply(), reason="file permissions do not apply to this user (root)")
 def test_a_file_another_user_unpacked_privately_is_a_clear_data_error(tmp_path):
     root = ensure_mnist(tmp_path / "root", bundle_dir=make_bundle(tmp_path / "b"), files=FAKE_FILES)
-    data._VERIFIED.clear()
+    mnist_files._VERIFIED.clear()
     private = root / "MNIST" / "raw" / "fake-idx"
     private.chmod(0o200)  # as mkstemp left it for its owner: here, nobody may read it
     try:

@@ -1,4 +1,5 @@
-"""Tests for helpers/exercises.py (the "Your turn" checks) and the instructor copies of tools/notebooks.py."""
+"""Tests for helpers/exercises/ (the "Your turn" checks, run by helpers/_machinery/checking.py) and the instructor
+copies of tools/notebooks.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from torch import nn
 
 from helpers import exercises as check
 from helpers import practical, solutions, theory, viva
-from helpers.model import make_activation
+from helpers._machinery import checking, handin
+from helpers._machinery.answers import ANSWERS_VARIABLE
+from helpers.activations import make_activation
 from helpers.train import global_grad_norm
 from tools import notebooks as authoring
 
@@ -24,7 +27,7 @@ NOTEBOOKS = sorted(authoring.NOTEBOOKS.glob("*.ipynb"))
 def isolated(tmp_path, monkeypatch):
     """Every test in its own folder, with its own answers file: nothing touches the real answers."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(tmp_path / "answers.json"))
+    monkeypatch.setenv(ANSWERS_VARIABLE, str(tmp_path / "answers.json"))
 
 
 def answers(tmp_path) -> dict:
@@ -336,7 +339,7 @@ def test_statuses_land_in_the_answers_file_and_in_the_export(tmp_path):
     run("collapse", returns_none)  # back to the stub: the file says so
     assert answers(tmp_path)["exercise:collapse"] == "not done yet"
 
-    text = viva.export_answers(tmp_path / "out.md").read_text(encoding="utf-8")
+    text = handin.export_answers(viva, tmp_path / "out.md").read_text(encoding="utf-8")
     section = text[text.index("## Exercises"):]
     assert text.index("## Notebook 06") < text.index("## Exercises")
     for exercise in check.EXERCISES.values():
@@ -356,7 +359,7 @@ def test_export_button_counts_exercises(tmp_path):
 
 def test_unwritable_answers_file_is_reported_not_raised(tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("not a folder")
-    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(tmp_path / "a-file" / "answers.json"))
+    monkeypatch.setenv(ANSWERS_VARIABLE, str(tmp_path / "a-file" / "answers.json"))
     result = run("grad_norm", global_grad_norm)
     assert result.status == "done" and "not saved" in result.note.value
 
@@ -368,7 +371,7 @@ CHOICES = ["the same", "half", "far smaller"]
 
 @pytest.fixture(autouse=True)
 def fresh_session(monkeypatch):
-    monkeypatch.setattr(check, "_MEASURED", set())
+    monkeypatch.setattr(checking, "_MEASURED", set())
 
 
 def test_predict_saves_the_committed_choice_and_locks_it(tmp_path):
@@ -388,7 +391,7 @@ def test_predict_saves_the_committed_choice_and_locks_it(tmp_path):
     assert answers(tmp_path)["prediction:depth:measured"] == "far smaller"
     assert "✓" in check.prediction_result("depth", "half", "").text
 
-    text = viva.export_markdown(answers(tmp_path))
+    text = handin.export_markdown(viva, answers(tmp_path))
     assert "`depth` — What happens? You predicted “half”; the run measured “half”." in text
 
 
@@ -400,7 +403,7 @@ def test_prediction_result_unattended_and_a_late_commit_is_noted(tmp_path):
     box.radio.value = "the same"
     box.button.click()
     assert answers(tmp_path)["prediction:depth:note"] == "committed after the measurement was shown"
-    assert "(committed after the measurement was shown)" in viva.export_markdown(answers(tmp_path))
+    assert "(committed after the measurement was shown)" in handin.export_markdown(viva, answers(tmp_path))
 
 
 # ----------------------------------------------------------------------------- the notebooks and the instructor copies

@@ -1,6 +1,6 @@
 """Every figure the helpers make, rendered from small synthetic runs and checked for readability on a lab screen.
 
-For each figure (every public ``-> Figure`` function of helpers/plots.py and helpers/theory.py, and the
+For each figure (every public ``-> Figure`` function of helpers/plots/, and the
 live figure after a redraw) the checks are:
 
 * every axes that shows data has an x- and a y-label (a label shared by axes that share that axis counts);
@@ -32,8 +32,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from helpers import plots, theory  # noqa: E402
-from helpers.model import ACTIVATIONS, PRACTICAL_ACTIVATIONS  # noqa: E402
-from helpers.train import History  # noqa: E402
+from helpers.plots import notebook01, notebook02, notebook03, notebook05, notebook06, panels  # noqa: E402
+from helpers._machinery import figure_style as S  # noqa: E402
+from helpers.activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS  # noqa: E402
+from helpers.history import History  # noqa: E402
 
 COLUMN_PX = 1000  # JupyterLab's notebook column: a wider image is shrunk to it
 INLINE_DPI = 100  # the inline backend renders a figure at its dpi, matplotlib's default 100
@@ -142,13 +144,13 @@ FIGURES = {
         window=20)),
     "plots.plot_layer_gradients": lambda r3, r7, data: png(plots.plot_layer_gradients(
         r3["Sigmoid"], "Sigmoid, depth 6, sgd, init default, lr 0.01: test accuracy 91.20 %", window=5)),
-    "theory.plot_activations": lambda r3, r7, data: inline(theory.plot_activations()),
-    "theory.plot_activations, all seven": lambda r3, r7, data: inline(theory.plot_activations(list(ACTIVATIONS))),
-    "theory.plot_chain_gradients": lambda r3, r7, data: inline(theory.plot_chain_gradients(CHAINS, max_depth=20)),
-    "theory.explorer_figure": lambda r3, r7, data: png(theory.explorer_figure("Tanh", 1.5)),
-    "theory.plot_samples": lambda r3, r7, data: inline(theory.plot_samples(
+    "plots.plot_activations": lambda r3, r7, data: inline(plots.plot_activations()),
+    "plots.plot_activations, all seven": lambda r3, r7, data: inline(plots.plot_activations(list(ACTIVATIONS))),
+    "plots.plot_chain_gradients": lambda r3, r7, data: inline(plots.plot_chain_gradients(CHAINS, max_depth=20)),
+    "plots._explorer_figure": lambda r3, r7, data: png(notebook01._explorer_figure("Tanh", 1.5)),
+    "plots.plot_samples": lambda r3, r7, data: inline(plots.plot_samples(
         [(x, int(y)) for x, y in zip(data.train_x[:16], data.train_y[:16])], n=16)),
-    "theory.plot_value_histograms": lambda r3, r7, data: inline(theory.plot_value_histograms(
+    "plots.plot_value_histograms": lambda r3, r7, data: inline(plots.plot_value_histograms(
         {"stored pixels (0 … 255)": (data.train_x[:50].clamp(-2, 2) + 2) * 63.75,
          "after ToTensor": (data.train_x[:50].clamp(-2, 2) + 2) / 4, "after Normalize": data.train_x[:50]})),
 }
@@ -324,7 +326,7 @@ def test_figure_reads_on_a_lab_screen(name, runs3, runs7, tiny_data):
 
 def test_every_figure_function_is_rendered():
     """A new public figure function must be added to FIGURES (and so pass the checks)."""
-    public = {f"{module.__name__.split('.')[-1]}.{n}" for module in (plots, theory)
+    public = {f"plots.{n}" for module in (S, panels, notebook01, notebook02, notebook03, notebook05, notebook06)
               for n, f in inspect.getmembers(module, inspect.isfunction)
               if f.__module__ == module.__name__ and not n.startswith("_")
               and str(inspect.signature(f).return_annotation).endswith("Figure")}
@@ -372,17 +374,17 @@ def test_live_figure_stays_readable_while_training(total):
 def test_live_png_is_no_wider_than_the_column(runs3):
     plot = plots.LivePlot()
     plot.redraw(runs3)
-    data = plots.figure_png(plot.fig, dpi=plot.dpi)
+    data = S.figure_png(plot.fig, dpi=plot.dpi)
     width, height = struct.unpack(">II", data[16:24])  # the PNG header's IHDR chunk
     assert width <= COLUMN_PX and height < width
 
 
 def test_activations_have_distinct_colour_blind_safe_styles():
     okabe_ito = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
-    styles = [plots.activation_style(name) for name in ACTIVATIONS]
+    styles = [S.activation_style(name) for name in ACTIVATIONS]
     assert {s["color"].upper() for s in styles} <= okabe_ito
     assert len({s["color"] for s in styles}) == len({s["marker"] for s in styles}) == len(ACTIVATIONS)
-    assert plots.COLORS == {name: s["color"] for name, s in zip(ACTIVATIONS, styles)}
+    assert S.COLORS == {name: s["color"] for name, s in zip(ACTIVATIONS, styles)}
 
 
 def test_the_checks_catch_a_bad_figure():
@@ -409,5 +411,5 @@ def test_displayed_sizes_of_the_practical_figures(runs3):
     fig.canvas.draw()
     width_px = (fig.get_tightbbox(fig.canvas.get_renderer()).width + 0.2) * fig.dpi
     assert fig.dpi == INLINE_DPI and width_px <= COLUMN_PX + 1
-    assert math.isclose(plots.STYLE["font.size"], 12) and (plots.FIG_WIDTH + 0.2) * INLINE_DPI == COLUMN_PX
+    assert math.isclose(S.STYLE["font.size"], 12) and (S.FIG_WIDTH + 0.2) * INLINE_DPI == COLUMN_PX
     plt.close(fig)

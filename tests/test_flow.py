@@ -12,15 +12,18 @@ import torch
 from torch import nn
 
 import helpers.flow as flow
+import helpers.sweeps as sweeps
+from helpers._machinery import cache
 from helpers import History, TrainConfig, build_mlp, train_together
 from conftest import noise_data, permissions_apply
 from helpers.data import MNISTTensors
-from helpers.train import epoch_order
-from helpers.flow import (CACHE_FORMAT, CACHE_VARIABLE, MNIST_DATA, SATURATION_THRESHOLD, activation_variance, cache_dir,
-                          cache_path, cached, capture_activations, dead_fraction, derivative_from_output,
-                          first_last_ratio, history_ratio, key_json, layer_grad_norms_at_init, layer_series,
-                          load_cached, mean_std, saturated_fraction, saturation_during_training, saturation_per_layer,
-                          separated, sweep, sweep_catching, sweep_key, try_it_panel)
+from helpers._machinery.training import epoch_order
+from helpers._machinery.cache import CACHE_FORMAT, CACHE_VARIABLE, cache_dir, cache_path, cached, key_json, load_cached
+from helpers.activations import DERIVATIVES
+from helpers.flow import (SATURATION_THRESHOLD, activation_variance, capture_activations, _dead_fraction, first_last_ratio,
+                          history_ratio, layer_grad_norms_at_init, _layer_series, mean_std, _saturated_fraction,
+                          saturation_per_layer)
+from helpers.sweeps import _MNIST_DATA, saturation_during_training, sweep, sweep_catching, _sweep_key, try_it_panel
 from helpers.plots import (draw_layer_curves, plot_layer_norms, plot_layer_profiles, plot_saturation_by_stage,
                            plot_saturation_during_training)
 
@@ -52,21 +55,21 @@ def test_activation_variance_is_per_layer(batch):
 
 # ----------------------------------------------------------------------------- saturation, dead units
 
-def test_derivative_from_output_matches_autograd():
+def test_saturation_reads_the_derivative_from_the_output_alone():
     z = torch.linspace(-6, 6, 101, requires_grad=True)
-    for name, f in (("Sigmoid", torch.sigmoid), ("Tanh", torch.tanh)):
+    for name, f in (("Sigmoid", torch.sigmoid), ("Tanh", torch.tanh)):  # f' from a = f(z), without z
         (d,) = torch.autograd.grad(f(z).sum(), z)
-        assert torch.allclose(derivative_from_output(name, f(z).detach()), d, atol=1e-6)
+        assert torch.allclose(DERIVATIVES[name](None, f(z).detach()), d, atol=1e-6)
     with pytest.raises(ValueError):
-        derivative_from_output("ReLU", z)
+        _saturated_fraction("ReLU", z)
 
 
 def test_saturated_fraction_on_hand_made_values():
     # sigmoid'(z) < 0.01 * 0.25  <=>  |z| > about 5.99; tanh'(z) < 0.01  <=>  |z| > about 2.99
     z = torch.tensor([[0.0, 1.0, 5.0, 7.0, -8.0]])
-    assert saturated_fraction("Sigmoid", torch.sigmoid(z)) == pytest.approx(2 / 5)
-    assert saturated_fraction("Tanh", torch.tanh(z)) == pytest.approx(3 / 5)
-    assert saturated_fraction("Tanh", torch.tanh(z), threshold=1e-9) == 0.0
+    assert _saturated_fraction("Sigmoid", torch.sigmoid(z)) == pytest.approx(2 / 5)
+    assert _saturated_fraction("Tanh", torch.tanh(z)) == pytest.approx(3 / 5)
+    assert _saturated_fraction("Tanh", torch.tanh(z), threshold=1e-9) == 0.0
     assert SATURATION_THRESHOLD == 0.01
 
 
@@ -74,7 +77,7 @@ def test_dead_fraction_counts_units_zero_for_every_input():
     a = torch.tensor([[0.0, 1.0, 0.0, 0.0],
                       [0.0, 0.0, 2.0, 0.0],
                       [0.0, 0.0, 0.0, 0.0]])
-    assert dead_fraction(a) == pytest.approx(2 / 4)  # columns 0 and 3
+    assert _dead_fraction(a) == pytest.approx(2 / 4)  # columns 0 and 3
 
 
 def test_saturation_per_layer_on_a_network_forced_into_saturation_and_death(batch):
@@ -111,7 +114,7 @@ def test_first_last_ratio_and_history_ratio():
     assert history_ratio(h, "start", window=3) == pytest.approx(0.5)
     assert history_ratio(h, "end", window=3) == pytest.approx(4.0)
     assert history_ratio(h, "start", window=6) == pytest.approx(2.5 / 1.5)
-    assert layer_series(h)[0] == [1.0] * 3 + [4.0] * 3
+    assert _layer_series(h)[0] == [1.0] * 3 + [4.0] * 3
     with pytest.raises(ValueError):
         history_ratio(h, "middle")
     with pytest.raises(ValueError):
@@ -266,7 +269,7 @@ def test_cache_that_cannot_be_written_warns_and_the_sweep_goes_on(tmp_path, monk
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "shared"))
-    monkeypatch.setattr(flow, "atomic_write_bytes", refuse)
+    monkeypatch.setattr(cache, "atomic_write_bytes", refuse)
     with pytest.warns(UserWarning) as record:
         runs = sweep("read-only", ["ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
     assert len(runs["ReLU"].test_acc) == 1
@@ -313,22 +316,22 @@ def trainings(monkeypatch, tmp_path):
         calls.append(args[0])
         return train_together(*args, **kwargs)
 
-    monkeypatch.setattr(flow, "train_together", counting)
+    monkeypatch.setattr(sweeps, "train_together", counting)
     return calls
 
 
 def test_sweep_key_holds_the_full_configuration():
-    key = sweep_key("depth", TINY, ["relu", "Sigmoid"])
+    key = _sweep_key("depth", TINY, ["relu", "Sigmoid"])
     assert key == {"what": "depth", "config": {**TINY.__dict__, "hidden": [16, 16, 16]},
-                   "activations": ["ReLU", "Sigmoid"], "data": MNIST_DATA}
+                   "activations": ["ReLU", "Sigmoid"], "data": _MNIST_DATA}
     assert key_json(key)  # plain JSON
-    assert sweep_key("depth", TINY, ["ReLU"], data_name="noise")["data"] == "noise"
-    assert sweep_key("depth", TINY, ["ReLU"], extra=1)["extra"] == 1
+    assert _sweep_key("depth", TINY, ["ReLU"], data_name="noise")["data"] == "noise"
+    assert _sweep_key("depth", TINY, ["ReLU"], extra=1)["extra"] == 1
 
 
 def test_sweep_trains_once_then_loads_from_the_cache(trainings, tmp_path):
     first = sweep("tiny", ["Sigmoid", "ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
-    assert len(trainings) == 1 and cache_path(sweep_key("tiny", TINY, ["Sigmoid", "ReLU"], data_name="noise")).exists()
+    assert len(trainings) == 1 and cache_path(_sweep_key("tiny", TINY, ["Sigmoid", "ReLU"], data_name="noise")).exists()
     again = sweep("tiny", ["Sigmoid", "ReLU"], TINY, data=tiny_data(), data_name="noise", progress=False)
     assert len(trainings) == 1  # a hit: nothing trained
     assert {n: h.to_dict() for n, h in again.items()} == {n: h.to_dict() for n, h in first.items()}
@@ -357,7 +360,7 @@ def test_sweep_catching_returns_what_was_recorded_before_the_divergence(training
                                    progress=False)
     assert message is None and len(runs["LeakyReLU"].test_acc) == 2
     # a plain sweep of the same configuration holds another kind of result: the two never share a file
-    assert not cache_path(sweep_key("explode", clipped, ["LeakyReLU"], data_name="noise")).exists()
+    assert not cache_path(_sweep_key("explode", clipped, ["LeakyReLU"], data_name="noise")).exists()
 
 
 def test_saturation_during_training_measures_at_start_and_every_epoch(trainings):
@@ -375,17 +378,6 @@ def test_saturation_during_training_measures_at_start_and_every_epoch(trainings)
     saturation_during_training(["Sigmoid", "ReLU"], config, data=tiny_data(), data_name="noise", eval_images=16,
                                progress=False)
     assert len(trainings) == 2  # measured on other images: another key
-
-
-def test_separated_needs_every_seed_and_a_gap_beyond_both_spreads():
-    assert separated([0.95, 0.96, 0.97], [0.90, 0.91, 0.92])
-    assert not separated([0.95, 0.96, 0.97], [0.90, 0.91, 0.98])  # loses on one seed
-    assert not separated([0.90, 0.96, 0.99], [0.89, 0.95, 0.98])  # better everywhere, but within the spread
-    assert not separated([0.90, 0.91, 0.92], [0.95, 0.96, 0.97])
-    assert separated(torch.tensor([0.95, 0.96]), torch.tensor([0.90, 0.91]))
-    assert separated([0.9], [0.8]) and not separated([0.8], [0.8])
-    with pytest.raises(ValueError):
-        separated([0.9, 0.8], [0.7])
 
 
 # ----------------------------------------------------------------------------- figures and the try-it panel
@@ -458,7 +450,7 @@ def test_a_sweep_that_blew_up_without_nan_says_so_trained_and_from_the_cache(tra
 
 def test_try_it_panel_note_says_a_blow_up_without_nan():
     h = History("ReLU", {}, loss=[2.3, 5e3, 2.3], test_acc=[0.1], warnings=["The ReLU run blew up ..."])
-    assert flow._panel_note(h, None) == "test accuracy 10.00 % — ⚠ the loss blew up to 5e+03 without becoming NaN: " \
+    assert sweeps._panel_note(h, None) == "test accuracy 10.00 % — ⚠ the loss blew up to 5e+03 without becoming NaN: " \
                                         "lower the learning rate"
-    assert flow._panel_note(History("ReLU", {}, test_acc=[0.9]), None) == "test accuracy 90.00 %"
-    assert flow._panel_note(h, "The loss of ReLU became NaN: ...").startswith("diverged (loss NaN): The loss of ReLU")
+    assert sweeps._panel_note(History("ReLU", {}, test_acc=[0.9]), None) == "test accuracy 90.00 %"
+    assert sweeps._panel_note(h, "The loss of ReLU became NaN: ...").startswith("diverged (loss NaN): The loss of ReLU")

@@ -2,35 +2,35 @@
 
 import pytest
 
-from helpers import frontend
+from helpers._machinery import widgets
 
 
 @pytest.mark.parametrize("kernel, front", [("7.7.1", "1.1.11"), ("7.8.5", "1.1.11"), ("8.1.9", "3.0.17"),
                                            ("7.7.1", None), (None, "3.0.13"), ("8.0.0", "3.0.0")])
 def test_matching_or_unknown_pairs_say_nothing(kernel, front):
-    assert frontend.mismatch(kernel, front) is None
+    assert widgets.mismatch(kernel, front) is None
 
 
 def test_ipywidgets_7_with_jupyterlab_widgets_3_names_the_fix():
-    message = frontend.mismatch("7.7.1", "3.0.13")
+    message = widgets.mismatch("7.7.1", "3.0.13")
     assert "ipywidgets 7.7.1 with jupyterlab_widgets 3.0.13" in message
     assert 'python -m pip install "jupyterlab_widgets>=1.1.11,<3"' in message
     assert "restart JupyterLab" in message
 
 
 def test_ipywidgets_8_with_jupyterlab_widgets_1_names_the_fix():
-    message = frontend.mismatch("8.1.5", "1.1.11")
+    message = widgets.mismatch("8.1.5", "1.1.11")
     assert 'python -m pip install "jupyterlab_widgets>=3,<4"' in message
 
 
 def test_shown_once_per_kernel_and_never_on_colab(monkeypatch, capsys):
     versions = {"ipywidgets": "7.7.1", "jupyterlab_widgets": "3.0.13"}
-    monkeypatch.setattr(frontend, "_version", versions.get)
-    monkeypatch.setattr(frontend, "_checked", False)
-    frontend.warn_if_mismatched()
-    frontend.warn_if_mismatched()
+    monkeypatch.setattr(widgets, "_version", versions.get)
+    monkeypatch.setattr(widgets, "_checked", False)
+    widgets.warn_if_mismatched()
+    widgets.warn_if_mismatched()
     assert capsys.readouterr().err.count("will not show in JupyterLab") == 1  # no IPython shell here: stderr
-    monkeypatch.setattr(frontend, "_checked", False)
+    monkeypatch.setattr(widgets, "_checked", False)
     monkeypatch.setitem(__import__("sys").modules, "google.colab", object())
-    frontend.warn_if_mismatched()
+    widgets.warn_if_mismatched()
     assert capsys.readouterr().err == ""

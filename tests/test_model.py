@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.model import ACTIVATIONS, MLP, activation_name, build_mlp, count_parameters, make_activation
+from helpers.activations import ACTIVATIONS, activation_name, make_activation
+from helpers.model import MLP, build_mlp, count_parameters
 
 
 def test_registry_has_the_lab_activations():

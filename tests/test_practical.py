@@ -5,8 +5,8 @@ import torch
 
 import helpers
 from helpers.practical import correct_predictions, one_step_each, train_plain, training_step
-from helpers.report import drift_sentence, loss_means_apart, max_relative_difference
-from helpers.train import History
+from helpers.report import drift_sentence, loss_means_apart, _max_relative_difference
+from helpers.history import History
 
 ITERATIONS = 300
 ROUNDING = 1e-5  # relative; float32 rounds at 6e-8, and notebook 03 states the same tolerance for one step
@@ -39,8 +39,8 @@ def test_plain_loop_and_engine_learn_alike_for_300_iterations(activation):
     # what learning does, averaged, agrees everywhere.
     assert loss_means_apart(plain, fast) < MEANS_APART
     if activation != "ReLU":
-        assert max_relative_difference(plain.loss, fast.loss) < SMOOTH_DRIFT
-        assert max_relative_difference(plain.grad_norm, fast.grad_norm) < SMOOTH_DRIFT
+        assert _max_relative_difference(plain.loss, fast.loss) < SMOOTH_DRIFT
+        assert _max_relative_difference(plain.grad_norm, fast.grad_norm) < SMOOTH_DRIFT
     assert plain.loss[-1] < plain.loss[0] - 1  # it trained (and so did the comparison)
 
 

@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 # Installed right after the setup cell: the engine calls it at the end of every training run.
 RECORDER = """import hashlib, json
-from helpers.train import RUN_HOOKS
+import helpers._machinery.training as _training
 RUN_LOG = []
 def log_run(runs):
     for h in runs.values():
@@ -20,7 +20,11 @@ def log_run(runs):
         RUN_LOG.append({"activation": h.activation, "iterations": len(h.loss), "test_acc": h.test_acc,
                         "config": {k: v for k, v in h.config.items() if k != "device"},
                         "numbers_sha1": hashlib.sha1(numbers.encode()).hexdigest()})
-RUN_HOOKS.append(log_run)"""
+_finish = _training.finish
+def _finish_and_log(run):
+    log_run(run.runs)
+    return _finish(run)
+_training.finish = _finish_and_log"""
 FINGERPRINT = "print('FINGERPRINT', json.dumps(RUN_LOG, sort_keys=True))"
 # Wall-clock times and how often the live figure redrew depend on the machine's load, not the seed.
 TIMING = re.compile(r"\d+(\.\d+)?\s?(s|seconds|ms)\b|\d+(\.\d+)?\s?% of the|\| \d+\.\d \|$|\d+ figure updates", re.M)

@@ -10,7 +10,10 @@ import torch
 from torch import nn
 
 from helpers import MLP, count_parameters
+from helpers import plots as P
+from helpers._machinery import figure_style as S
 from helpers import theory as T
+from helpers.activations import derivative
 
 GRID = torch.arange(-1000, 1001, dtype=torch.float64) / 100  # -10 ... 10 in steps of 0.01, exactly 0 included
 
@@ -31,13 +34,13 @@ def test_autograd_matches_closed_form(name):
 def test_closed_forms_are_the_textbook_ones():
     x = torch.tensor([-2.0, 0.0, 3.0], dtype=torch.float64)
     s = 1 / (1 + torch.exp(-x))
-    assert torch.allclose(T.CLOSED_FORM_DERIVATIVE["Sigmoid"](x), s * (1 - s))
-    assert torch.allclose(T.CLOSED_FORM_DERIVATIVE["Tanh"](x), 1 / torch.cosh(x) ** 2)
-    assert T.CLOSED_FORM_DERIVATIVE["ReLU"](x).tolist() == [0.0, 0.0, 1.0]
+    assert torch.allclose(derivative("Sigmoid", x), s * (1 - s))
+    assert torch.allclose(derivative("Tanh", x), 1 / torch.cosh(x) ** 2)
+    assert derivative("ReLU", x).tolist() == [0.0, 0.0, 1.0]
 
 
 def test_derivative_gap_detects_a_wrong_formula(monkeypatch):
-    monkeypatch.setitem(T.CLOSED_FORM_DERIVATIVE, "Sigmoid", lambda x: torch.sigmoid(x))  # σ instead of σ'
+    monkeypatch.setattr(T, "derivative", lambda name, x: torch.sigmoid(x))  # σ instead of σ'
     assert T.derivative_gap("Sigmoid", GRID) > 0.1
 
 
@@ -64,10 +67,10 @@ def test_output_ranges():
 
 
 def test_plot_activations_draws_function_and_derivative():
-    fig = T.plot_activations(["Sigmoid", "ReLU"], GRID)
+    fig = P.plot_activations(["Sigmoid", "ReLU"], GRID)
     left, right = fig.axes
     assert len(left.lines) == 2 + 2  # two curves plus the two axis lines
-    assert fig.get_size_inches()[0] == pytest.approx(T.FIG_WIDTH)  # the notebook column's width: shown unshrunk
+    assert fig.get_size_inches()[0] == pytest.approx(S.FIG_WIDTH)  # the notebook column's width: shown unshrunk
     sigmoid_derivative = right.lines[0].get_ydata()
     assert max(sigmoid_derivative) == pytest.approx(0.25)
 
@@ -75,7 +78,7 @@ def test_plot_activations_draws_function_and_derivative():
 # ----------------------------------------------------------------------------- non-linearity
 
 def test_linear_stack_collapses_to_one_linear():
-    assert T.linear_collapse_gap() < 1e-12
+    assert T._linear_collapse_gap() < 1e-12
     stack = T.linear_stack((4, 6, 3), seed=1)
     one = T.collapse(stack)
     assert one.weight.shape == (3, 4)
@@ -121,7 +124,7 @@ def test_chain_vanishing_and_exploding():
 
 
 def test_plot_chain_gradients_one_curve_per_chain():
-    fig = T.plot_chain_gradients([T.Chain("Sigmoid", 1.0), T.Chain("ReLU", 1.5, 1.0)], max_depth=5)
+    fig = P.plot_chain_gradients([T.Chain("Sigmoid", 1.0), T.Chain("ReLU", 1.5, 1.0)], max_depth=5)
     ax = fig.axes[0]
     curves = [line for line in ax.lines if len(line.get_xdata()) == 5]
     assert len(curves) == 2 and ax.get_yscale() == "log"
@@ -174,7 +177,7 @@ def test_large_learning_rate_kills_units_that_stay_dead():
 
 def test_one_thread_restores_the_thread_count():
     before = torch.get_num_threads()
-    with T.one_thread():
+    with T._one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
 
@@ -190,7 +193,7 @@ def test_train_sgd_lowers_the_loss():
 # ----------------------------------------------------------------------------- the explorer widget
 
 def test_explorer_updates_on_slider_and_dropdown():
-    box = T.explore_activation()
+    box = P.explore_activation()
     assert "Sigmoid" in box.html.value and "f(x) = <b>0.5000</b>" in box.html.value
     box.slider.value = 2.0
     assert "x = 2.00" in box.html.value and f"f(x) = <b>{1 / (1 + math.exp(-2)):.4f}</b>" in box.html.value
@@ -205,7 +208,7 @@ def test_explorer_uses_only_core_widgets_and_creates_no_pyplot_figure():
     import ipywidgets as w
 
     before = plt.get_fignums()
-    box = T.explore_activation(["Tanh"], x=1.0)
+    box = P.explore_activation(["Tanh"], x=1.0)
     box.slider.value = 0.5
     assert plt.get_fignums() == before
     kinds = {type(c) for c in (box, *box.children, *box.children[0].children)}
@@ -216,14 +219,14 @@ def test_explorer_uses_only_core_widgets_and_creates_no_pyplot_figure():
 
 def test_plot_samples_titles_are_labels():
     data = [(torch.zeros(1, 28, 28), label) for label in range(10)]
-    fig = T.plot_samples(data, n=10, columns=5)
+    fig = P.plot_samples(data, n=10, columns=5)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == [f"label {i}" for i in range(10)]
-    assert fig.get_size_inches()[0] == pytest.approx(T.FIG_WIDTH)  # the notebook column's width: shown unshrunk
+    assert fig.get_size_inches()[0] == pytest.approx(S.FIG_WIDTH)  # the notebook column's width: shown unshrunk
 
 
 def test_plot_value_histograms_one_panel_per_tensor():
-    fig = T.plot_value_histograms({"raw": torch.tensor([0, 0, 255]), "scaled": torch.tensor([0.0, 0.0, 1.0])}, bins=2)
+    fig = P.plot_value_histograms({"raw": torch.tensor([0, 0, 255]), "scaled": torch.tensor([0.0, 0.0, 1.0])}, bins=2)
     assert [ax.get_title() for ax in fig.axes] == ["raw", "scaled"]
     counts = [patch.get_height() for patch in fig.axes[0].patches]
     assert counts == [2, 1]

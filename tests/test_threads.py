@@ -8,8 +8,9 @@ import pytest
 import torch
 
 import helpers
-from helpers import engine
-from helpers.engine import WINDOW, ThreadChooser, same_numbers_on_all_counts, thread_counts
+from helpers._machinery import threads as engine
+from helpers._machinery.engine import StackedMLP
+from helpers._machinery.threads import WINDOW, ThreadChooser, same_numbers_on_all_counts, thread_counts
 
 from conftest import noise_data
 
@@ -117,7 +118,7 @@ def test_one_and_two_threads_agree_to_float32_rounding_at_the_practicals_shapes(
     results = []
     for n in (1, 2):
         torch.set_num_threads(n)
-        model = helpers.StackedMLP([helpers.build_mlp(name, 0) for name in NAMES])
+        model = StackedMLP([helpers.build_mlp(name, 0) for name in NAMES])
         logits, losses = model.forward_backward(x, y)
         results.append([logits, losses, *model.grad_norms(), *(p.grad for p in model.params)])
     for one, two in zip(*results):
@@ -183,7 +184,7 @@ def test_why_counts_differ_names_the_cause(monkeypatch):
                          ids=["torch imported first", "a product ran first"])
 def test_strict_mode_takes_effect_unless_mkl_already_ran(before):
     """In a fresh process (a kernel): importing torch first is fine; running a product first is too late."""
-    code = (f"{before}\nimport helpers\nfrom helpers import engine\nm = engine.mkl_mode()\n"
+    code = (f"{before}\nimport helpers\nfrom helpers._machinery import threads as engine\nm = engine.mkl_mode()\n"
             f"print(m is None, bool(m and m & engine.STRICT_BIT))")
     env = {k: v for k, v in os.environ.items() if k != engine.MKL_MODE_VARIABLE}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()

@@ -1,4 +1,5 @@
-"""Tests for helpers/viva.py and helpers/viva_questions.json (headless: widgets are built, not shown)."""
+"""Tests for helpers/viva.py, helpers/viva_questions.json, the answers file and the hand-in (headless: widgets
+are built, not shown)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import stat
 import pytest
 
 from helpers import viva
+from helpers._machinery import answers, files, handin, widgets
 
 PRACTICAL = {
     "role": "01", "why-nonlinear": "01", "sigmoid-vs-relu": "01", "vanishing": "01", "exploding": "01",
@@ -25,11 +27,11 @@ FILL = viva.best_fill({"Sigmoid": 0.9512, "Tanh": 0.9634, "ReLU": 0.9781})
 def isolated(tmp_path, monkeypatch):
     """Every test runs in its own folder with no $LAB_ANSWERS, so nothing touches the real answers."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(viva.ANSWERS_VARIABLE, raising=False)
+    monkeypatch.delenv(answers.ANSWERS_VARIABLE, raising=False)
 
 
 def raw_questions() -> list:
-    with open(viva.QUESTIONS_FILE, encoding="utf-8") as f:
+    with open(viva._QUESTIONS_FILE, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -45,7 +47,7 @@ def test_json_is_a_valid_list_with_unique_ids():
     assert isinstance(data, list) and data
     ids = [q["id"] for q in data]
     assert len(ids) == len(set(ids))
-    assert viva.validate_questions(data) == []
+    assert viva._validate_questions(data) == []
     for q in data:
         assert q["question"].strip() and q["answer"].strip()
         assert q["notebook"] in viva.NOTEBOOKS
@@ -54,7 +56,7 @@ def test_json_is_a_valid_list_with_unique_ids():
 def test_validate_questions_catches_mistakes():
     bad = [{"id": "a", "notebook": "01", "question": "Q?", "answer": "A."},
            {"id": "a", "notebook": "07", "question": "", "answer": "A.", "choices": ["x", "y"], "correct": 2}]
-    problems = " ".join(viva.validate_questions(bad))
+    problems = " ".join(viva._validate_questions(bad))
     assert "duplicate id" in problems and "notebook" in problems and "'question'" in problems
     assert "'correct'" in problems
 
@@ -110,23 +112,23 @@ def test_load_questions_returns_a_copy():
 # ----------------------------------------------------------------------------- templates
 
 def test_best_template_filled():
-    text = viva.answer_text(viva.question("best"), FILL)
+    text = viva._answer_text(viva.question("best"), FILL)
     assert "**ReLU**" in text and "97.81 %" in text
     assert "| Sigmoid | 95.12 % |" in text
     assert not re.search(r"\{(best|best_test_acc|table)\}", text)
 
 
 def test_best_template_without_fill_has_no_placeholders():
-    text = viva.answer_text(viva.question("best"))
-    assert "{" not in text and viva.PENDING in text
+    text = viva._answer_text(viva.question("best"))
+    assert "{" not in text and viva._PENDING in text
     assert "ReLU" in text  # the explanation stays
     md = viva.model_answer_details(viva.question("best"))
-    assert "{best}" not in md and viva.PENDING in md
+    assert "{best}" not in md and viva._PENDING in md
 
 
 def test_best_template_missing_fill_value_is_an_error():
     with pytest.raises(KeyError, match="table"):
-        viva.answer_text(viva.question("best"), {"best": "ReLU", "best_test_acc": "97 %"})
+        viva._answer_text(viva.question("best"), {"best": "ReLU", "best_test_acc": "97 %"})
 
 
 def test_best_fill_whichever_activation_wins_and_ties():
@@ -198,10 +200,10 @@ def test_show_markdown_replaces_and_clears():
     import ipywidgets
 
     out = ipywidgets.Output()
-    viva.show_markdown(out, "first")
-    viva.show_markdown(out, "**second** $x^2$")
+    widgets.show_markdown(out, "first")
+    widgets.show_markdown(out, "**second** $x^2$")
     assert shown(out) == "**second** $x^2$" and len(out.outputs) == 1
-    viva.show_markdown(out, None)
+    widgets.show_markdown(out, None)
     assert out.outputs == ()
 
 
@@ -242,7 +244,7 @@ def test_answers_from_two_cells_are_merged(tmp_path):
 
 def test_lab_answers_variable_names_the_file(tmp_path, monkeypatch):
     target = tmp_path / "elsewhere" / "mine.json"
-    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(target))
+    monkeypatch.setenv(answers.ANSWERS_VARIABLE, str(target))
     viva.ask(["role"]).items["role"].textarea.value = "x"
     assert json.loads(target.read_text()) == {"role": "x"}
     assert not (tmp_path / "answers.json").exists()
@@ -274,7 +276,7 @@ def test_permission_error_reported_not_raised(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(viva, "atomic_write_text", refuse)
+    monkeypatch.setattr(answers, "atomic_write_text", refuse)
     box = viva.ask(["role"])
     box.items["role"].textarea.value = "typed"
     assert "Permission denied" in box.status.value
@@ -298,20 +300,20 @@ def test_read_only_directory(tmp_path):
 
 def test_export_writes_every_question_and_answers(tmp_path):
     viva.ask(["role"]).items["role"].textarea.value = "My own **role** answer."
-    out = viva.export_answers("my_viva_answers.md")
+    out = handin.export_answers(viva, "my_viva_answers.md")
     assert out == tmp_path / "my_viva_answers.md"
     text = out.read_text(encoding="utf-8")
     for q in viva.load_questions():
         assert q["question"] in text, q["id"]
     assert "My own **role** answer." in text
-    assert text.count(viva.NO_ANSWER) == len(viva.load_questions()) - 1
+    assert text.count(handin.NO_ANSWER) == len(viva.load_questions()) - 1
     positions = [text.index(f"## Notebook {n}") for n in viva.NOTEBOOKS]
     assert positions == sorted(positions)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json", "my_viva_answers.md"]
 
 
 def test_export_with_model_answers_uses_fill(tmp_path):
-    out = viva.export_answers(tmp_path / "out.md", fill_by_id={"best": FILL}, include_model_answers=True)
+    out = handin.export_answers(viva, tmp_path / "out.md", fill_by_id={"best": FILL}, include_model_answers=True)
     text = out.read_text(encoding="utf-8")
     assert "97.81 %" in text and "<details>" in text
 
@@ -319,7 +321,7 @@ def test_export_with_model_answers_uses_fill(tmp_path):
 def test_export_refuses_corrupt_answers(tmp_path):
     (tmp_path / "answers.json").write_text("[oops")
     with pytest.raises(ValueError, match="not valid JSON"):
-        viva.export_answers("out.md")
+        handin.export_answers(viva, "out.md")
     assert not (tmp_path / "out.md").exists()
 
 
@@ -333,20 +335,20 @@ def test_export_button(tmp_path):
 
 def test_export_command_line(tmp_path, capsys):
     (tmp_path / "mine.json").write_text(json.dumps({"clipping": "It caps the norm."}))
-    assert viva.main(["--export", "out.md", "--answers", "mine.json"]) == 0
+    assert handin.main(viva, ["--export", "out.md", "--answers", "mine.json"]) == 0
     assert "It caps the norm." in (tmp_path / "out.md").read_text(encoding="utf-8")
     assert "out.md" in capsys.readouterr().out
-    assert viva.main(["--export", "m.md", "--answers", "mine.json", "--model-answers"]) == 0
+    assert handin.main(viva, ["--export", "m.md", "--answers", "mine.json", "--model-answers"]) == 0
     assert "<details><summary>Model answer</summary>" in (tmp_path / "m.md").read_text(encoding="utf-8")
     with pytest.raises(SystemExit):
-        viva.main(["--sync"])  # the notebook writing moved to tools.notebooks
+        handin.main(viva, ["--sync"])  # the notebook writing moved to tools.notebooks
 
 
 # ----------------------------------------------------------------------------- saving from several kernels
 
 def _save_many(path: str, prefix: str, count: int, start) -> None:
     """What one kernel does: ``count`` saves through the widget's own code, each of a new answer."""
-    store = viva.AnswerStore(path)
+    store = answers.AnswerStore(path)
     start.wait()  # both processes save at the same time
     for i in range(count):
         error = store.save(f"{prefix}-{i}", f"answer {i} of {prefix}")
@@ -370,6 +372,21 @@ def test_two_processes_saving_at_once_lose_no_answer(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no lock or temporary file left
 
 
+def test_a_save_while_another_notebook_holds_the_lock_is_kept_for_the_next_change(tmp_path, monkeypatch):
+    monkeypatch.setattr(answers, "LOCK_TIMEOUT", 0.2)  # a keystroke waits this long, then gives up
+    box = viva.ask(["role", "ranges"])
+    with files.locked(tmp_path / "answers.json"):  # another notebook, saving
+        box.items["role"].textarea.value = "typed while the file was locked"
+        assert "not saved yet" in box.status.value and "next change" in box.status.value
+        assert box.items["role"].textarea.value == "typed while the file was locked"
+    assert not (tmp_path / "answers.json").exists()
+    box.items["ranges"].textarea.value = "(0, 1)"
+    assert json.loads((tmp_path / "answers.json").read_text()) == {"role": "typed while the file was locked",
+                                                                 "ranges": "(0, 1)"}
+    assert "saved in" in box.status.value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no lock file left
+
+
 def test_entries_that_are_not_answers_are_kept_untouched(tmp_path):
     path = tmp_path / "answers.json"
     path.write_text(json.dumps({"role": "typed", "count": 3, "nested": {"a": [1, 2]}, "off": None}))
@@ -378,12 +395,12 @@ def test_entries_that_are_not_answers_are_kept_untouched(tmp_path):
     box.items["ranges"].textarea.value = "(0, 1)"
     assert json.loads(path.read_text()) == {"role": "typed", "count": 3, "nested": {"a": [1, 2]}, "off": None,
                                             "ranges": "(0, 1)"}
-    assert viva.read_answers(path) == ({"role": "typed", "ranges": "(0, 1)"}, None)  # answers are strings
+    assert answers.read_answers(path) == ({"role": "typed", "ranges": "(0, 1)"}, None)  # answers are strings
 
 
 def test_a_file_far_larger_than_answers_is_refused_not_read_or_replaced(tmp_path, monkeypatch):
     path = tmp_path / "answers.json"
-    path.write_text(json.dumps({"role": "x" * (viva.MAX_ANSWERS_BYTES + 10)}))
+    path.write_text(json.dumps({"role": "x" * (answers.MAX_ANSWERS_BYTES + 10)}))
     before = path.stat()
     box = viva.ask(["role"])
     assert "MB, far larger than an answers file" in box.status.value and "LAB_ANSWERS" in box.status.value
@@ -393,36 +410,36 @@ def test_a_file_far_larger_than_answers_is_refused_not_read_or_replaced(tmp_path
         raise AssertionError("the large file was read again")
 
     with monkeypatch.context() as patch:
-        patch.setattr(viva.Path, "read_text", no_reading)
+        patch.setattr(answers.Path, "read_text", no_reading)
         box.items["role"].textarea.value = "typed"  # each keystroke: one stat, no read
     assert "not saved" in box.status.value and "left alone" in box.status.value
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no .bak copy of it either
     with pytest.raises(ValueError, match="far larger than an answers file"):
-        viva.export_answers("out.md")
+        handin.export_answers(viva, "out.md")
 
 
 def test_export_command_from_the_repository_root_finds_the_notebooks_answers(tmp_path, monkeypatch, capsys):
     notebooks = tmp_path / "repo" / "notebooks"  # stands for <repo>/notebooks, where the kernels save
     notebooks.mkdir(parents=True)
     (notebooks / "answers.json").write_text(json.dumps({"clipping": "It caps the norm."}))
-    monkeypatch.setattr(viva, "NOTEBOOK_ANSWERS", notebooks / "answers.json", raising=False)
-    assert viva.main(["--export", "my_viva_answers.md"]) == 0  # run from a folder without answers.json
+    monkeypatch.setattr(answers, "NOTEBOOK_ANSWERS", notebooks / "answers.json", raising=False)
+    assert handin.main(viva, ["--export", "my_viva_answers.md"]) == 0  # run from a folder without answers.json
     assert "It caps the norm." in (tmp_path / "my_viva_answers.md").read_text(encoding="utf-8")
     assert str(notebooks / "answers.json") in capsys.readouterr().out
     (tmp_path / "answers.json").write_text(json.dumps({"clipping": "from here"}))  # ./answers.json comes first
-    assert viva.main(["--export", "here.md"]) == 0
+    assert handin.main(viva, ["--export", "here.md"]) == 0
     assert "from here" in (tmp_path / "here.md").read_text(encoding="utf-8")
 
 
 def test_export_command_without_any_answers_file_refuses_and_says_where_it_looked(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(viva, "NOTEBOOK_ANSWERS", tmp_path / "repo" / "notebooks" / "answers.json", raising=False)
-    assert viva.main(["--export", "out.md"]) == 1
+    monkeypatch.setattr(answers, "NOTEBOOK_ANSWERS", tmp_path / "repo" / "notebooks" / "answers.json", raising=False)
+    assert handin.main(viva, ["--export", "out.md"]) == 1
     err = capsys.readouterr().err
     assert str(tmp_path / "answers.json") in err and str(tmp_path / "repo" / "notebooks" / "answers.json") in err
     assert "--answers" in err and not (tmp_path / "out.md").exists()
-    monkeypatch.setenv(viva.ANSWERS_VARIABLE, str(tmp_path / "mine.json"))  # named, but not there: only that one
-    assert viva.main(["--export", "out.md"]) == 1
+    monkeypatch.setenv(answers.ANSWERS_VARIABLE, str(tmp_path / "mine.json"))  # named, but not there: only that one
+    assert handin.main(viva, ["--export", "out.md"]) == 1
     assert "mine.json" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
-    assert viva.main(["--export", "out.md", "--answers", "missing.json"]) == 1
+    assert handin.main(viva, ["--export", "out.md", "--answers", "missing.json"]) == 1
     assert "missing.json" in capsys.readouterr().err

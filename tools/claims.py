@@ -5,7 +5,7 @@
 
 Each notebook is executed with its seed setting changed (``config = TrainConfig(seed=S)`` in 03 and 04,
 ``SEED = S`` in 05 and 06), claims not strict (``LAB_STRICT_CLAIMS=0``, so one that fails does not hide
-the rest), every ``helpers.report.claim`` logged with its margin (``LAB_CLAIMS_LOG``), and a fresh cache.
+the rest), every ``helpers.report.claim`` (``helpers/_machinery/claims.py``) logged with its margin (``LAB_CLAIMS_LOG``), and a fresh cache.
 The report lists, per claim, how often it held and its smallest margin: a claim that fails for some seed
 must be reworded as what the run measured, or its bound changed.
 """

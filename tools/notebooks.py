@@ -12,7 +12,7 @@ Without paths: every ``notebooks/*.ipynb``.  Generated, and nothing else touched
 To publish a fork: change REPO_URL (and BRANCH), then run ``--sync``.  Outputs are never written.
 
 ``--solutions OUTDIR`` writes a copy of each notebook for instructors: in every "Your turn" cell (first
-line ``# Your turn: <exercise>``, see ``helpers/exercises.py``) each stub's body is replaced by the body of
+line ``# Your turn: <exercise>``, see ``helpers/exercises/``) each stub's body is replaced by the body of
 the reference solution (the library's function, or ``helpers/solutions.py``), under the stub's own name,
 signature and docstring.  The notebooks in ``notebooks/`` are not touched; outputs stay empty.  Put OUTDIR
 inside the repository (e.g. ``instructor/``, which git ignores) so the copies find ``helpers``.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from helpers import exercises, viva
-from helpers.files import atomic_write_text
+from helpers._machinery.files import atomic_write_text
 
 REPO_URL = "https://github.com/activation-lab/activation-lab"
 BRANCH = "main"

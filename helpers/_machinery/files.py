@@ -1,22 +1,15 @@
 """Writing files so that a crash or Ctrl-C never leaves half a file behind, and so that two programs
-writing the same file take turns (``locked``)."""
+writing the same file take turns (``locked``, on ``filelock``)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator
 
-try:  # POSIX (Linux, macOS)
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
-
-LOCK_TIMEOUT = 30.0  # seconds to wait for another program's lock before giving up
+import filelock
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -105,73 +98,33 @@ def _umask() -> int:
 
 # ----------------------------------------------------------------------------- taking turns
 
+LOCK_TIMEOUT = 2.0  # seconds to wait for another program's lock: a save on every keystroke must never hang
+
+
+class Busy(TimeoutError):
+    """Another program held the lock for longer than the timeout; nothing was written."""
+
+
 @contextlib.contextmanager
 def locked(path: str | Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold an exclusive lock for ``path`` (on ``.<name>.lock`` beside it) so programs that read, change
-    and rewrite the file take turns; the lock file is removed afterwards. A TimeoutError after ``timeout``."""
+    """Hold ``filelock.FileLock`` on ``.<name>.lock`` beside ``path``, so programs that read, change and rewrite
+    the file take turns; ``Busy`` after ``timeout`` seconds.
+
+    The lock file is removed while still held, so none is left behind: filelock 3.29.5 and later never remove
+    it themselves on Unix, and drop a lock won on a file that was removed meanwhile, then try again.
+    """
     path = Path(path)
-    lock = path.with_name(f".{path.name}.lock")
-    deadline = time.monotonic() + timeout
-    fd = _acquire(lock, deadline)
+    lock_path = path.with_name(f".{path.name}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(lock_path)
+    try:
+        lock.acquire(timeout=timeout, poll_interval=0.005)
+    except filelock.Timeout:
+        raise Busy(f"another program held {lock_path.name} for over {timeout:g} s") from None
     try:
         yield
     finally:
-        if fcntl is not None:  # removed while still held: a waiter then finds a stale file and retries
-            lock.unlink(missing_ok=True)
-        _release(fd)
-        if fcntl is None:  # Windows cannot remove an open file: try after closing (fails if another waits)
-            with contextlib.suppress(OSError):
-                lock.unlink()
-
-
-def _acquire(lock: Path, deadline: float) -> int:
-    """Open ``lock`` and lock it, retrying until ``deadline``; the file descriptor of a lock still in place."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, file_mode())
-        try:
-            if _try_lock(fd) and _still_there(fd, lock):
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        _release(fd)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"another program has kept {lock} locked for too long; close other notebooks "
-                               f"that use this file, or delete {lock.name} if none is running")
-        time.sleep(0.005)
-
-
-def _try_lock(fd: int) -> bool:
-    """Lock ``fd`` without waiting: True if it is now ours, False if another program holds it."""
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        return True
-    except (BlockingIOError, PermissionError):  # flock: EWOULDBLOCK; msvcrt: EACCES
-        return False
-
-
-def _still_there(fd: int, lock: Path) -> bool:
-    """Whether the locked file is still the one at ``lock`` (its holder may have removed it meanwhile)."""
-    try:
-        here, there = os.fstat(fd), os.stat(lock)
-    except FileNotFoundError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
-
-
-def _release(fd: int) -> None:
-    """Unlock and close ``fd`` (whether or not it was locked)."""
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        else:
-            with contextlib.suppress(OSError):
-                os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-    finally:
-        os.close(fd)
+        if not isinstance(lock, filelock.SoftFileLock):  # a soft lock (no flock here) is that file: filelock removes it
+            with contextlib.suppress(OSError):  # Windows cannot remove an open file: filelock removes it after release
+                lock_path.unlink()
+        lock.release()

@@ -1,0 +1,218 @@
+"""Widget plumbing: Markdown in Output widgets, the viva question's widgets, and the front-end check.
+
+Markdown and $math$ are shown by ``ipywidgets.Output`` widgets, which the front end (JupyterLab, Colab)
+renders itself (``show_markdown``, ``markdown_widget``).  ``questions_box`` builds the widgets of
+``helpers.viva.ask``: per question (``question_widgets``) the answer box, saved at every change, the
+self-check and the model answer; under them, the status line saying where the answers go.
+
+Does the widgets' front end match the kernel's ipywidgets?  ipywidgets (in the kernel) and jupyterlab_widgets
+(JupyterLab's half, which draws them) come in pairs: ipywidgets 7.x speaks the widget protocol 1.x, drawn by
+jupyterlab_widgets 1.x (in JupyterLab 4: 1.1.11), ipywidgets 8.x speaks 2.x, drawn by jupyterlab_widgets 3.x.
+ipywidgets 7.7 and older do not say so in their metadata, so ``pip install ipywidgets==7.7.1 -r
+requirements.txt`` pulls jupyterlab_widgets 3, and JupyterLab then shows "Failed to load model class
+'VBoxModel' ... version ^1.5.0 is not registered, however, 2.0.0 is" instead of every widget.
+``markdown_widget`` calls ``warn_if_mismatched()``, which checks once per kernel and, on a mismatch, shows the
+pip command that fixes it.  Colab draws widgets with its own front end (and ships ipywidgets 7.7.1): there is
+nothing to check, and nothing to install.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from .answers import ANSWERS_VARIABLE, AnswerStore
+
+if TYPE_CHECKING:  # imported lazily at run time: the command line needs no widgets
+    import ipywidgets
+
+_checked = False
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _major(version: str) -> int | None:
+    try:
+        return int(version.split(".")[0])
+    except ValueError:
+        return None
+
+
+def mismatch(ipywidgets_version: str | None, jupyterlab_widgets_version: str | None) -> str | None:
+    """The Markdown message for a mismatched pair, or None when they match (or one is not installed here)."""
+    if not ipywidgets_version or not jupyterlab_widgets_version:
+        return None  # JupyterLab may run from another environment: nothing to compare here
+    kernel, front = _major(ipywidgets_version), _major(jupyterlab_widgets_version)
+    if kernel is None or front is None:
+        return None
+    if kernel == 7 and front >= 3:
+        fix, kernel_front = '"jupyterlab_widgets>=1.1.11,<3"', 8
+        other = ' Or move to ipywidgets 8: `python -m pip install --upgrade "ipywidgets>=8"`.'
+    elif kernel >= 8 and front < 3:
+        fix, kernel_front, other = '"jupyterlab_widgets>=3,<4"', 7, ""
+    else:
+        return None
+    return (f"⚠ **The widgets below will not show in JupyterLab:** this environment has ipywidgets "
+            f"{ipywidgets_version} with jupyterlab_widgets {jupyterlab_widgets_version}, which draws the widgets "
+            f"of ipywidgets {kernel_front} (JupyterLab then says \"Failed to load model class …\"). To fix it, run "
+            f"this in the environment that runs JupyterLab, then restart JupyterLab and reload the page:\n\n"
+            f"    python -m pip install {fix}\n\n"
+            f"{other.strip()} The notebook's computations are not affected.".strip())
+
+
+def warn_if_mismatched() -> None:
+    """Show the mismatch message once per kernel (not on Colab, whose front end is its own)."""
+    global _checked
+    if _checked:
+        return
+    _checked = True
+    if "google.colab" in sys.modules:
+        return
+    message = mismatch(_version("ipywidgets"), _version("jupyterlab_widgets"))
+    if message is None:
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+        if get_ipython() is not None:
+            display(Markdown(message))
+            return
+    except ImportError:
+        pass
+    print(message.replace("**", ""), file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- Markdown in a widget
+
+def show_markdown(out: ipywidgets.Output, text: str | None) -> None:
+    """Make an Output widget show one Markdown text (None: nothing); the front end renders it and its math.
+
+    The outputs are replaced in one step (no IPython shell needed, so it also works headless in
+    tests, where ``out.outputs`` holds what is shown); the same in ipywidgets 7.7 (Colab) and 8.
+    """
+    bundle = {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text}, "metadata": {}}
+    out.outputs = () if text is None else (bundle,)
+
+
+def markdown_widget(text: str | None = None, **layout: Any) -> ipywidgets.Output:
+    """An Output widget showing ``text`` as Markdown, with the given layout settings."""
+    import ipywidgets as w
+
+    warn_if_mismatched()  # ipywidgets and JupyterLab's widget front end must match
+    out = w.Output(layout=w.Layout(**{"width": "100%", **layout}))
+    show_markdown(out, text)
+    return out
+
+
+# ----------------------------------------------------------------------------- one viva question
+
+@dataclass
+class QuestionWidgets:
+    """The widgets of one question, so code and tests can reach them by name."""
+
+    id: str
+    box: ipywidgets.VBox
+    question: ipywidgets.Output
+    textarea: ipywidgets.Textarea
+    reveal: ipywidgets.Button
+    answer: ipywidgets.Output
+    skip: ipywidgets.Button | None = None  # "Show without answering"
+    radio: ipywidgets.RadioButtons | None = None
+    check: ipywidgets.Button | None = None
+    feedback: ipywidgets.Output | None = None
+
+
+def answers_status(store: AnswerStore, error: str | None = None) -> str:
+    """The status line's HTML under a cell's questions: where answers go, or what went wrong."""
+    where = html.escape(str(store.path))
+    if error and store.waiting:
+        return (f'<span style="color:#b00">⚠ Your answer was not saved yet: {html.escape(error)}. It is kept here '
+                f'and will be saved at your next change.</span>')
+    if error:
+        return f'<span style="color:#b00">⚠ Your answer was not saved: {html.escape(error)}. Copy it somewhere safe.</span>'
+    if store.problem and store.refused:
+        return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Your answers will not be saved there: '
+                f'move that file away, or set {ANSWERS_VARIABLE} to another file, and run this cell again.</span>')
+    if store.problem:
+        return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Starting with empty answers; the file is '
+                f'left alone until you type, then kept as <code>{where}.bak</code>.</span>')
+    note = f" (the unreadable old file was kept as <code>{html.escape(str(store.backup))}</code>)" if store.backup else ""
+    return f'<span style="color:#666">Your answers are saved in <code>{where}</code>{note}.</span>'
+
+
+def question_widgets(q: dict, answer_md: str, store: AnswerStore, status: ipywidgets.HTML) -> QuestionWidgets:
+    """Build and wire the widgets of one question: its answer, saved in ``store`` at every change, and
+    ``answer_md``, the model answer, shown once something is written or on "Show without answering"."""
+    import ipywidgets as w
+
+    title = markdown_widget(f"**Viva:** {q['question']}")
+    textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder="Write your own answer first...",
+                          layout=w.Layout(width="100%", height="7em"))
+    reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"),
+                      disabled=not textarea.value.strip(), tooltip="Write your own answer first")
+    skip = w.Button(description="Show without answering", layout=w.Layout(width="auto"))
+    answer = markdown_widget(None, display="none")
+    items = QuestionWidgets(q["id"], w.VBox(), title, textarea, reveal, answer, skip)
+
+    def on_text(change: dict) -> None:
+        status.value = answers_status(store, store.save(q["id"], change["new"]))
+        reveal.disabled = not change["new"].strip()
+
+    def show(visible: bool) -> None:
+        show_markdown(answer, answer_md if visible else None)
+        answer.layout.display = None if visible else "none"
+        reveal.description = "Hide model answer" if visible else "Show model answer"
+        skip.layout.display = "none" if visible else None
+
+    textarea.observe(on_text, names="value")
+    reveal.on_click(lambda _button: show(answer.layout.display == "none"))
+    skip.on_click(lambda _button: show(True))
+    children: list[Any] = [title, textarea]
+    if "choices" in q:
+        items.radio = w.RadioButtons(options=[(c, i) for i, c in enumerate(q["choices"])], value=None,
+                                     layout=w.Layout(width="100%"))
+        items.check = w.Button(description="Check", layout=w.Layout(width="auto"))
+        items.feedback = markdown_widget(None)
+        items.check.on_click(lambda _b: _self_check(q, items))
+        children += [w.HTML(value="<i>Self-check:</i>"), items.radio, items.check, items.feedback]
+    items.box.children = tuple(children + [w.HBox([reveal, skip]), answer])
+    return items
+
+
+def questions_box(questions: Sequence[tuple[dict, str]], store: AnswerStore) -> ipywidgets.VBox:
+    """One box of viva questions, each (question, its model answer in Markdown), and the status line under them.
+    The box's ``items`` maps each id to its QuestionWidgets, ``status`` and ``store`` are the status line and
+    the answers (plain attributes for code and tests; not synced to the browser)."""
+    import ipywidgets as w
+
+    status = w.HTML(value=answers_status(store))
+    items = {q["id"]: question_widgets(q, answer_md, store, status) for q, answer_md in questions}
+    children: list[Any] = []
+    for qw in items.values():
+        if children:
+            children.append(w.HTML(value="<hr style='margin:4px 0'>"))
+        children.append(qw.box)
+    box = w.VBox(children + [status], layout=w.Layout(width="100%"))
+    box.items, box.status, box.store = items, status, store
+    return box
+
+
+def _self_check(q: Mapping[str, Any], items: QuestionWidgets) -> None:
+    """Put the self-check's verdict into the feedback widget."""
+    assert items.radio is not None and items.feedback is not None
+    chosen = items.radio.value
+    if chosen is None:
+        show_markdown(items.feedback, "Choose an answer first.")
+    elif chosen == q["correct"]:
+        why = q.get("feedback") or q["choices"][q["correct"]]
+        show_markdown(items.feedback, f"✅ **Correct** — {why}")
+    else:
+        show_markdown(items.feedback, "❌ **Not quite** — think again, or compare with the model answer.")

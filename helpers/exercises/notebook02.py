@@ -1,0 +1,69 @@
+"""Notebook 02's exercise (§5): the global gradient norm, √(Σ‖g‖²) over every parameter's gradient.
+
+The check measures the student's ``grad_norm(model)`` on a small network after one backward pass, against
+``helpers.train.global_grad_norm``; a typical mistake (the list below) gets a message of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._machinery.checking import Exercise, Mistake, Verdict, call, close, match, number
+from ..model import build_mlp
+from ..train import global_grad_norm
+
+
+def _model_with_gradients(seed: int = 3) -> nn.Module:
+    """A 12 → 16 → 8 → 10 Tanh MLP after one backward pass on 32 random inputs (fixed seeds)."""
+    model = build_mlp("Tanh", seed=seed, hidden=(16, 8), in_features=12)
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(32, 12, generator=g), torch.randint(0, 10, (32,), generator=g)
+    F.cross_entropy(model(x), y).backward()
+    return model
+
+
+def _diagnose_grad_norm(_name: str, function: Callable) -> Verdict:
+    """The global L2 norm over every parameter's gradient, against ``train.global_grad_norm``."""
+    model = _model_with_gradients()
+    before = [p.grad.clone() for p in model.parameters()]
+    value = call(function, model)
+    if any(not torch.equal(p.grad, g) for p, g in zip(model.parameters(), before)):
+        raise Mistake("changed the gradients", "only read `.grad` (`clip_grad_norm_` with a finite max_norm scales them)")
+    tip = ""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value, tip = value.item(), " (Tip: `.item()` would return a Python float instead of a tensor.)"
+    value, reference = number(value, "the norm"), global_grad_norm(model)
+    if close(value, reference):
+        return Verdict("done", f"your norm {value:.4f} = the reference {reference:.4f} (a 12 → 16 → 8 → 10 MLP, "
+                               f"6 parameter tensors).{tip}")
+    norms = [p.grad.norm().item() for p in model.parameters()]
+    weights = [p.grad.norm().item() for n, p in model.named_parameters() if n.endswith("weight")]
+    match(value, [(sum(n * n for n in norms), "missing square root", "you returned the sum of the squares: take its "
+                   "square root at the end, `total ** 0.5`"),
+                  (sum(norms), "summed norms instead of squares", "the global norm is √(Σ‖g‖²), not Σ‖g‖: square "
+                   "each tensor's norm before adding"),
+                  (math.sqrt(sum(n * n for n in weights)), "only the weights: forgot the biases",
+                   "`model.parameters()` gives every weight matrix and every bias vector; use them all"),
+                  (norms[-1], "only the last tensor", "`total = ...` instead of `total += ...` inside the loop?"),
+                  (math.sqrt(sum(n * n for n in norms) / len(norms)), "averaged instead of summed",
+                   "add the squares up; do not divide by the number of tensors")], lambda a, b: close(a, b, 1e-4))
+    other = _model_with_gradients(seed=4)  # a constant factor gives the same ratio on another network
+    c = value / reference if reference else 0.0
+    if c and abs(c - 1) > 1e-3 and close(float(call(function, other)), c * global_grad_norm(other), 1e-4):
+        raise Mistake("off by a constant factor", f"your norm {value:.4f} is {c:.4g} × the reference {reference:.4f}")
+    raise Mistake("not the global norm", f"your norm {value:.4f}, the reference {reference:.4f}")
+
+
+_EXERCISES = (  # notebook 02's exercise, for the registry ``helpers.exercises.EXERCISES``
+    Exercise("grad_norm", "02", "the global gradient norm", ("grad_norm",), (global_grad_norm,),
+             "`helpers.train.global_grad_norm`",
+             ("Loop over `model.parameters()`; each parameter `p` has its gradient in `p.grad`, of its own shape.",
+              "Add up the squared L2 norms, `p.grad.norm(2).item() ** 2`, of every tensor: weights and biases.",
+              "Take the square root of the total at the end: `total ** 0.5`."),
+             _diagnose_grad_norm),
+)
