@@ -54,7 +54,7 @@ class ThreadChooser:
     memory: dict[tuple, dict] = {}  # per kind of run, this process: best window seconds per count, last choice
 
     def __init__(self, counts: Sequence[int], kind: tuple = (), clock: Callable[[], float] = time.perf_counter,
-                 record: bool = True) -> None:
+                 record: bool = True, note: str = "") -> None:
         self.counts = list(counts)  # from most threads to fewest; one entry: nothing to choose
         self.record = record  # False off the CPU: the thread count does not matter there
         self.before = torch.get_num_threads()
@@ -69,7 +69,7 @@ class ThreadChooser:
         torch.set_num_threads(self.current)
         self.now = clock
         self.clock = clock()
-        self.note = ""  # why the count is fixed where the chooser would choose (set by ``thread_chooser``)
+        self.note = note  # why the count is fixed where the chooser would choose (``thread_chooser`` says it)
 
     def restart_clock(self) -> None:
         """Leave out of the timing what is not a training step (recording, a live plot, evaluation)."""
@@ -138,10 +138,8 @@ def thread_chooser(device: torch.device, model: StackedMLP, batches: tuple[int, 
                 f"the same numbers; it only cannot move to fewer threads when other programs hold the cores "
                 f"(on a busy machine, set {THREADS_VARIABLE}=1).")
         say_once(note)
-    chooser = ThreadChooser(counts, kind=(tuple(model.activations), model.hidden, batch_size),
-                            record=device.type == "cpu")
-    chooser.note = note
-    return chooser
+    return ThreadChooser(counts, kind=(tuple(model.activations), model.hidden, batch_size),
+                         record=device.type == "cpu", note=note)
 
 
 _SAID: set[str] = set()
