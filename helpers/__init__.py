@@ -9,7 +9,8 @@ from .activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS, activation_name, ma
 from .data import DataError, load_mnist, mnist_datasets, normalize, practical_transform
 from .history import History, Progress, TrainingDiverged, TrainingInterrupted, TrainingUnstable
 from .model import MLP, build_mlp, count_parameters
-from .train import TrainConfig, evaluate, global_grad_norm, pick_device, train, train_together
+from .practical import global_grad_norm, pick_device
+from .train import TrainConfig, evaluate, train, train_together
 
 __all__ = [
     "ACTIVATIONS", "DataError", "History", "MLP", "PRACTICAL_ACTIVATIONS", "Progress", "TrainConfig",

@@ -35,8 +35,6 @@ DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "GELU": lambda z, a: torch.special.ndtr(z) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi),
     "SiLU": lambda z, a: torch.sigmoid(z) * (1 + z * (1 - torch.sigmoid(z))),
 }
-# The same formulas in words, for messages (notebook 01's exercise checks).
-FORMULA = {"Sigmoid": "σ(z)(1 − σ(z))", "Tanh": "1 − tanh²(z)", "ReLU": "the step (1 for z > 0, 0 for z < 0)"}
 
 
 def activation_name(name: str) -> str:

@@ -94,11 +94,6 @@ def first_last_ratio(norms: Sequence[float]) -> float:
     return norms[0] / norms[-1]
 
 
-def _layer_series(history: History) -> list[list[float]]:
-    """The per-layer gradient norms of a run as one series per layer (input side first)."""
-    return [list(col) for col in zip(*history.layer_grad_norms)]
-
-
 def history_ratio(history: History, where: str = "start", window: int = 20) -> float:
     """First/last-layer ratio of the mean gradient norms over the first (``"start"``) or last ``window`` iterations (notebooks 05, 06)."""
     if where not in ("start", "end"):

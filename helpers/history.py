@@ -1,8 +1,7 @@
 """What a training run records (notebooks 03-06): ``History``, and the errors a run can end with.
 
-Per iteration the loss and the global L2 norm of the gradient over all parameters (plus each Linear weight's
-own norm); per epoch the training accuracy (correct / seen during the epoch) and, beyond the practical, the test
-accuracy and test loss.
+Per iteration the loss and the gradient's L2 norm (over all parameters, and per Linear weight); per epoch the
+training accuracy (correct / seen during the epoch) and, beyond the practical, the test accuracy and test loss.
 """
 
 from __future__ import annotations

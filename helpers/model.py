@@ -13,22 +13,17 @@ INITS = ("default", "xavier", "he")
 
 
 class MLP(nn.Module):
-    """784 -> hidden... -> 10 with one activation after every hidden Linear layer (notebook 02).
+    """784 -> hidden... -> 10 with one activation after every hidden Linear layer (notebook 02; the one network
+    builder: 01's linear stacks and toy network, 05's deep ones).
 
-    ``hidden=(256, 128)`` is the practical's network; longer tuples make it deeper.
+    ``hidden=(256, 128)`` is the practical's network; longer tuples make it deeper; ``activation=None`` leaves
+    nothing between the Linear layers (notebook 01: a stack of them is one affine map).
     """
 
-    def __init__(
-        self,
-        activation: str = "ReLU",
-        hidden: Sequence[int] = (256, 128),
-        in_features: int = 784,
-        out_features: int = 10,
-        init: str = "default",
-        init_gain: float = 1.0,
-    ) -> None:
+    def __init__(self, activation: str | None = "ReLU", hidden: Sequence[int] = (256, 128), in_features: int = 784,
+                 out_features: int = 10, init: str = "default", init_gain: float = 1.0) -> None:
         super().__init__()
-        self.activation = activation_name(activation)
+        self.activation = None if activation is None else activation_name(activation)
         self.hidden = tuple(int(h) for h in hidden)
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden must be one or more positive layer sizes, got {hidden!r}.")
@@ -36,7 +31,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(n_in, n_out))
-            if i < len(self.hidden):
+            if i < len(self.hidden) and self.activation is not None:
                 layers.append(make_activation(self.activation))
         self.net = nn.Sequential(*layers)
         _init_weights(self, init, init_gain)
@@ -67,7 +62,7 @@ def _init_weights(model: nn.Module, init: str = "default", gain: float = 1.0) ->
                     layer.weight.mul_(gain)
 
 
-def build_mlp(activation: str, seed: int, **kwargs) -> MLP:
+def build_mlp(activation: str | None, seed: int, **kwargs) -> MLP:
     """An MLP whose initial weights depend on ``seed`` only, not on the activation (fair comparison) (notebooks 02, 04, 05, 06)."""
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         torch.manual_seed(seed)

@@ -17,11 +17,40 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import mnist_datasets
-from ._machinery.engine import StackedMLP, adam, linear_params
 from .activations import activation_name
 from .history import History
 from .model import build_mlp
-from .train import global_grad_norm, pick_device
+
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps")  # what the lab's engine runs on
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to train on (notebook 03): the one asked for, else CUDA, else Apple MPS, else the CPU."""
+    if device is not None:
+        device = torch.device(device)
+        if device.type not in _DEVICE_TYPES:
+            raise ValueError(f"device must be cpu, cuda or mps (or e.g. 'cuda:1'), got {device.type!r}: the lab's "
+                             f"engine runs on those only.")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here.")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("device 'mps' was asked for, but Apple MPS is not available here.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def global_grad_norm(model: nn.Module) -> float:
+    """The practical's gradient norm (notebook 02 §4): sqrt of the sum over parameters of ||grad||_2 squared."""
+    total = 0.0
+    for p in model.parameters():
+        if p.grad is not None:
+            total += p.grad.norm(2).item() ** 2
+    return total ** 0.5
 
 
 def training_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
@@ -82,32 +111,3 @@ def _test_accuracy(model: nn.Module, test_set, device: torch.device) -> float:
     for images, labels in DataLoader(test_set, batch_size=1000):
         correct += correct_predictions(model(images.to(device)), labels.to(device))
     return correct / len(test_set)
-
-
-def one_step_each(activation: str = "ReLU", seed: int = 0, device: str | None = None) -> dict[str, float]:
-    """One step of this loop and one of the engine from the same weights on the same batch (notebook 03, section 2).
-
-    Returns how far apart they are, as |plain - engine| / |plain| (for tensors: the norm of the difference over
-    the norm) for the loss, the gradient norm, all gradients together and all weights after Adam's step.
-    Float32 rounds at about 6e-8 relative: the same computation in another order differs by about that much.
-    """
-    device = pick_device(device)
-    train_set, _ = mnist_datasets()
-    loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    images, labels = (t.to(device) for t in next(iter(loader)))  # the first batch either loop sees
-    model = build_mlp(activation, seed).to(device)
-    loss, norm, _ = training_step(model, images, labels, torch.optim.Adam(model.parameters(), lr=1e-3),
-                                  nn.CrossEntropyLoss())
-    engine = StackedMLP([build_mlp(activation, seed)]).to(device)
-    _, losses = engine.forward_backward(images.flatten(1), labels)
-    total = engine.grad_norms()[0]
-    grads = [g.clone() for g in engine.per_model([p.grad for p in engine.params], 0)]
-    adam(engine.params, 1e-3, device).step()
-
-    def apart(plain: list[torch.Tensor], fast: list[torch.Tensor]) -> float:
-        a, b = torch.cat([t.detach().flatten() for t in plain]), torch.cat([t.flatten() for t in fast])
-        return ((a - b).norm() / a.norm()).item()
-
-    return {"loss": abs(loss - losses[0].item()) / loss, "gradient norm": abs(norm - total[0].item()) / norm,
-            "gradients": apart([p.grad for p in linear_params(model)], grads),
-            "weights after the step": apart(linear_params(model), engine.per_model(engine.params, 0))}

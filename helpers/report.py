@@ -42,21 +42,18 @@ def summary_rows(runs: Mapping[str, History]) -> list[dict]:
              "seconds": h.seconds} for name, h in runs.items()]
 
 
-def _max_relative_difference(a: list[float], b: list[float]) -> float:
-    """Largest |a_i - b_i| / |b_i| over the positions both lists have."""
-    n = min(len(a), len(b))
-    x, y = torch.tensor(a[:n], dtype=torch.float64), torch.tensor(b[:n], dtype=torch.float64)
-    return ((x - y).abs() / y.abs()).max().item()
+def _table(header: str, align: str, rows: list[list]) -> str:
+    """A Markdown table: ``header`` and ``align`` with cells split by "|", then one line per row."""
+    return "\n".join([f"| {header} |", f"| {align} |", *("| " + " | ".join(map(str, row)) + " |" for row in rows)])
 
 
 def side_by_side(plain: History, fast: History, iterations: tuple[int, ...] = (1, 2, 3, 100, 200, 300)) -> str:
     """Markdown table: loss and gradient norm of two runs at a few iterations (1 = the first) (notebook 03)."""
-    lines = ["| iteration | loss, plain loop | loss, engine | gradient norm, plain loop | gradient norm, engine |",
-             "| ---: | ---: | ---: | ---: | ---: |"]
-    for i in (i for i in iterations if i <= min(len(plain.loss), len(fast.loss))):
-        lines.append(f"| {i} | {plain.loss[i - 1]:.7f} | {fast.loss[i - 1]:.7f} | "
-                     f"{plain.grad_norm[i - 1]:.7f} | {fast.grad_norm[i - 1]:.7f} |")
-    return "\n".join(lines)
+    shown = [i for i in iterations if i <= min(len(plain.loss), len(fast.loss))]
+    return _table("iteration | loss, plain loop | loss, engine | gradient norm, plain loop | gradient norm, engine",
+                  "---: | ---: | ---: | ---: | ---:",
+                  [[i] + [f"{v[i - 1]:.7f}" for v in (plain.loss, fast.loss, plain.grad_norm, fast.grad_norm)]
+                   for i in shown])
 
 
 def loss_means_apart(plain: History, fast: History, last: int = 100) -> float:
@@ -91,12 +88,10 @@ def ranking(values: Mapping[str, float]) -> list[str]:
 
 def results_table(runs: Mapping[str, History]) -> str:
     """Markdown table: final train and test accuracy, mean gradient norm of the last epoch, seconds (notebook 04)."""
-    lines = ["| activation | final train accuracy | test accuracy | mean gradient norm, last epoch | seconds |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for r in summary_rows(runs):
-        lines.append(f"| {r['activation']} | {pct(r['train_acc'])} | {pct(r['test_acc'])} | "
-                     f"{r['mean_grad_norm_last_epoch']:.3f} | {r['seconds']:.1f} |")
-    return "\n".join(lines)
+    return _table("activation | final train accuracy | test accuracy | mean gradient norm, last epoch | seconds",
+                  "--- | ---: | ---: | ---: | ---:",
+                  [[r["activation"], pct(r["train_acc"]), pct(r["test_acc"]), f"{r['mean_grad_norm_last_epoch']:.3f}",
+                    f"{r['seconds']:.1f}"] for r in summary_rows(runs)])
 
 
 def verdict(measured: float, expected: tuple[float, float]) -> str:
@@ -111,14 +106,11 @@ def verdict(measured: float, expected: tuple[float, float]) -> str:
 
 def expected_vs_measured(runs: Mapping[str, History]) -> str:
     """Markdown table: the practical's expected range beside this run's test accuracy (notebook 04)."""
-    lines = ["| activation | practical's expectation | measured test accuracy | measured vs expected |",
-             "| --- | :---: | ---: | --- |"]
-    for name, h in runs.items():
-        if name in EXPECTED_TEST_ACC:
-            low, high = EXPECTED_TEST_ACC[name]
-            lines.append(f"| {name} | {100 * low:.0f}–{100 * high:.0f} % | {pct(h.test_acc[-1])} | "
-                         f"{verdict(h.test_acc[-1], (low, high))} |")
-    return "\n".join(lines)
+    return _table("activation | practical's expectation | measured test accuracy | measured vs expected",
+                  "--- | :---: | ---: | ---",
+                  [[name, f"{100 * low:.0f}–{100 * high:.0f} %", pct(h.test_acc[-1]),
+                    verdict(h.test_acc[-1], (low, high))]
+                   for name, h in runs.items() if name in EXPECTED_TEST_ACC for low, high in [EXPECTED_TEST_ACC[name]]])
 
 
 def last_epoch_mean(values: list[float], per_epoch: int) -> float:
@@ -209,21 +201,16 @@ def paired_differences(final: Mapping[str, list[float]]) -> list[_PairedDifferen
 
 def seeds_table(final: Mapping[str, list[float]]) -> str:
     """Markdown table: per activation, mean ± standard deviation of the test accuracy over seeds, and its range (notebook 04)."""
-    lines = ["| activation | test accuracy, mean ± std over seeds | lowest – highest |", "| --- | ---: | ---: |"]
-    for name, values in final.items():
-        std = float(torch.tensor(values, dtype=torch.float64).std())
-        lines.append(f"| {name} | {pct(mean(values))} ± {100 * std:.2f} | {pct(min(values))} – {pct(max(values))} |")
-    return "\n".join(lines)
+    return _table("activation | test accuracy, mean ± std over seeds | lowest – highest", "--- | ---: | ---:",
+                  [[name, f"{pct(mean(v))} ± {100 * float(torch.tensor(v, dtype=torch.float64).std()):.2f}",
+                    f"{pct(min(v))} – {pct(max(v))}"] for name, v in final.items()])
 
 
 def paired_table(pairs: list[_PairedDifference]) -> str:
     """Markdown table: each pair's mean paired difference, its spread, its 95 % interval and whether it is resolved (notebook 04)."""
-    lines = ["| pair | mean difference | std of the differences | 95 % interval | seeds won | resolved? |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
-    for p in pairs:
-        low, high = p.interval
-        wins = sum(d > 0 for d in p.differences)
-        lines.append(f"| {p.a} − {p.b} | {100 * p.mean:+.2f} points | {100 * p.std:.2f} | "
-                     f"{100 * low:+.2f} to {100 * high:+.2f} | {wins} of {len(p.differences)} | "
-                     f"{'yes' if p.resolved else 'no'} |")
-    return "\n".join(lines)
+    return _table("pair | mean difference | std of the differences | 95 % interval | seeds won | resolved?",
+                  "--- | ---: | ---: | ---: | ---: | ---",
+                  [[f"{p.a} − {p.b}", f"{100 * p.mean:+.2f} points", f"{100 * p.std:.2f}",
+                    f"{100 * p.interval[0]:+.2f} to {100 * p.interval[1]:+.2f}",
+                    f"{sum(d > 0 for d in p.differences)} of {len(p.differences)}", "yes" if p.resolved else "no"]
+                   for p in pairs])

@@ -1,8 +1,4 @@
-"""The trainings notebooks 04-06 run, cached on disk, and notebook 06's try-it-yourself panel.
-
-``sweep`` trains several activations together from the same start (``train_together``), or loads exactly that
-result from the disk cache when the same configuration was trained before; ``retrain=True`` trains again.
-"""
+"""The trainings notebooks 04-06 run, cached on disk (``retrain=True`` trains again), and 06's try-it-yourself panel."""
 
 from __future__ import annotations
 
@@ -20,7 +16,8 @@ from .model import INITS, build_mlp
 from ._machinery.figure_style import figure_png
 from .plots import plot_layer_gradients
 from .report import pct
-from .train import TrainConfig, pick_device, train_together
+from .practical import pick_device
+from .train import TrainConfig, train_together
 
 if TYPE_CHECKING:  # imported lazily at run time: only the try-it panel needs widgets
     import ipywidgets
@@ -39,9 +36,7 @@ def sweep(what: str, activations: Sequence[str], config: TrainConfig, *, data: M
           data_name: str = _MNIST_DATA, progress: bool = True, retrain: bool = False) -> dict[str, History]:
     """Train several activations together from the same start, or load that result from the disk cache (notebooks 04, 05, 06).
 
-    The cache key is :func:`_sweep_key`: ``what``, every field of ``config``, the activations and
-    ``data_name`` (describe ``data`` there when it is not the notebooks' MNIST). ``retrain=True``
-    ignores the cache and trains again.
+    The cache key is :func:`_sweep_key`: ``data_name`` must describe ``data`` when it is not the notebooks' MNIST.
     """
     key = _sweep_key(what, config, activations, data_name=data_name)
     with _unstable_said_once():
@@ -68,12 +63,7 @@ def _say_unstable(runs: dict[str, History]) -> dict[str, History]:
 def sweep_catching(what: str, activations: Sequence[str], config: TrainConfig, *, data: MNISTTensors | None = None,
                    data_name: str = _MNIST_DATA, progress: bool = True,
                    retrain: bool = False) -> tuple[dict[str, History], str | None]:
-    """:func:`sweep` for a run that may diverge: a divergence is a result too (notebook 06).
-
-    Returns (runs, message): the message of :class:`~helpers.train.TrainingDiverged` and what was
-    recorded before the loss became NaN, or (runs, None) when the training finished. Cached like
-    :func:`sweep` (the key says that a divergence was caught).
-    """
+    """:func:`sweep` for a run that may diverge (notebook 06): (runs, None), or what was recorded and the message."""
     def compute() -> dict:
         runs, message = _train_or_diverge(activations, config, data, progress)
         return {"diverged": message, "runs": runs}
@@ -88,12 +78,7 @@ def saturation_during_training(activations: Sequence[str], config: TrainConfig, 
                                data: MNISTTensors | None = None, data_name: str = _MNIST_DATA,
                                eval_images: int = 1000, progress: bool = True,
                                retrain: bool = False) -> dict[str, list[tuple[int, list[float]]]]:
-    """Per activation: (iteration, :func:`saturation_per_layer`) at initialisation and during training (notebook 05).
-
-    Measured on the first ``eval_images`` test images, at iteration 0, every few dozen iterations
-    and at the end of every epoch: the engine's callback hands over copies of the networks as they
-    are at that moment (``progress.models()``). Cached like :func:`sweep`.
-    """
+    """Per activation: (iteration, :func:`saturation_per_layer`) at initialisation and during training (notebook 05)."""
     names = [activation_name(a) for a in activations]
     data = data if data is not None else load_mnist(pick_device(config.device))
     x = data.test_x[:eval_images]
@@ -119,13 +104,7 @@ def saturation_during_training(activations: Sequence[str], config: TrainConfig, 
 
 def try_it_panel(data: MNISTTensors, activations: Sequence[str] = tuple(ACTIVATIONS), *, device: str = "cpu",
                  width: int = 64, train_size: int = 3000, run_now: bool = True) -> "ipywidgets.VBox":
-    """Sliders and menus (depth, activation, optimizer, init, learning rate) and a **Train** button (notebook 06).
-
-    Each press trains one network for 1 epoch of ``train_size`` images (not cached) and draws its
-    per-layer gradient norms; a divergence is shown, not raised. ``run_now`` trains once at once, so
-    the figure is there from the start. The returned VBox has ``.status`` and ``.picture`` (the
-    widgets showing the result), ``.controls`` (name -> widget) and ``.train()`` (what the button does).
-    """
+    """Sliders and menus (depth, activation, optimizer, init, learning rate) and a **Train** button (notebook 06)."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
 

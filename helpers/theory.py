@@ -6,13 +6,13 @@ and check them with an ``assert``.  Computations use float64 where exactness mat
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from .activations import derivative, make_activation
+from .model import MLP
 
 
 # ----------------------------------------------------------------------------- functions and derivatives
@@ -50,28 +50,16 @@ def max_derivative(name: str, x: torch.Tensor) -> tuple[float, float]:
 
 # ----------------------------------------------------------------------------- why non-linearity
 
-def linear_stack(sizes: Sequence[int], activation: str | None = None, seed: int = 0) -> nn.Sequential:
-    """Linear layers of the given sizes (float64), with ``activation`` between them or none at all (notebook 01)."""
-    layers: list[nn.Module] = []
-    with torch.random.fork_rng(devices=[]):  # same seed, same weights; the caller's random state is left alone
-        torch.manual_seed(seed)
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            if i > 0 and activation is not None:
-                layers.append(make_activation(activation))
-            layers.append(nn.Linear(n_in, n_out).double())
-    return nn.Sequential(*layers)
-
-
 def collapse_two(first: nn.Linear, second: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
     """(W, b) with second(first(x)) = x @ W.T + b: W = W₂W₁ and b = W₂b₁ + b₂ (notebook 01's exercise)."""
     return second.weight @ first.weight, second.weight @ first.bias + second.bias
 
 
-def collapse(stack: nn.Sequential) -> nn.Linear:
+def collapse(stack: nn.Module) -> nn.Linear:
     """ONE Linear layer equal to a stack of Linear layers: W = W_n ⋯ W_1, b = W_n(⋯(W_2 b_1 + b_2)⋯) + b_n (notebook 01)."""
-    linears = list(stack)
+    linears = [m for m in stack.modules() if not list(m.children()) and not isinstance(m, nn.Flatten)]
     if not all(isinstance(m, nn.Linear) for m in linears):
-        raise ValueError("collapse() needs a stack of Linear layers only (no activation between them).")
+        raise ValueError("collapse() needs a stack of Linear layers only: build it with activation=None.")
     one = _linear(linears[0].weight, linears[0].bias)
     for layer in linears[1:]:  # fold the layers in one by one, two into one each time
         one = _linear(*collapse_two(one, layer))
@@ -87,24 +75,11 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor) -> nn.Linear:
     return one
 
 
-def max_abs_difference(f: nn.Module, g: nn.Module, x: torch.Tensor) -> float:
-    """Largest |f(x) − g(x)| over a batch of inputs x (notebook 01)."""
-    with torch.no_grad():
-        return (f(x) - g(x)).abs().max().item()
-
-
 def affine_defect(net: nn.Module, a: torch.Tensor, b: torch.Tensor) -> float:
     """Largest |f(a+b) − f(a) − f(b) + f(0)|: exactly 0 for every affine map f(x) = Wx + c (notebook 01)."""
     with torch.no_grad():
         zero = torch.zeros_like(a)
         return (net(a + b) - net(a) - net(b) + net(zero)).abs().max().item()
-
-
-def _linear_collapse_gap(sizes: Sequence[int] = (20, 64, 64, 64, 5), seed: int = 0, n_inputs: int = 1000) -> float:
-    """Max |stack(x) − collapsed(x)| for a stack of Linear layers without activations (≈ 1e-15: the same map)."""
-    stack = linear_stack(sizes, None, seed)
-    x = torch.randn(n_inputs, sizes[0], dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-    return max_abs_difference(stack, collapse(stack), x)
 
 
 # ----------------------------------------------------------------------------- repeated multiplication
@@ -175,50 +150,36 @@ def toy_regression(n: int = 512, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     return x, torch.sin(x.sum(1, keepdim=True))
 
 
-def one_hidden_layer_net(activation: str = "ReLU", width: int = 100, seed: int = 0) -> nn.Sequential:
-    """10 → width → 1: a Linear layer, the activation, and a Linear output (notebook 01)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nn.Sequential(nn.Linear(10, width), make_activation(activation), nn.Linear(width, 1))
-
-
-@contextmanager
-def _one_thread():
-    """Run PyTorch on one CPU thread inside the block: for tiny tensors, sharing out work costs more than it saves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def train_sgd(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int = 100) -> float:
+def train_sgd(net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int = 100) -> float:
     """Full-batch plain gradient descent on the mean squared error; returns the last loss (notebook 01)."""
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
-    with _one_thread():
+    optimizer, threads = torch.optim.SGD(net.parameters(), lr=lr), torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: sharing the work out between threads costs more than it saves
+    try:
         for _ in range(steps):
             optimizer.zero_grad()
             loss = ((net(x) - y) ** 2).mean()
             loss.backward()
             optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
     return loss.item()
 
 
-def dead_units(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+def dead_units(net: MLP, x: torch.Tensor) -> torch.Tensor:
     """True for each hidden unit whose pre-activation is ≤ 0 for EVERY input in x (a dead ReLU) (notebook 01)."""
     with torch.no_grad():
-        return (net[0](x) <= 0).all(dim=0)
+        return (net.linears()[0](x) <= 0).all(dim=0)
 
 
-def dead_unit_gradient(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> float:
+def dead_unit_gradient(net: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
     """Largest |gradient| of any incoming weight or bias of the dead units (0 means: they can never change) (notebook 01)."""
     net.zero_grad()
     ((net(x) - y) ** 2).mean().backward()
     dead = dead_units(net, x)
     if not dead.any():
         return 0.0
-    return max(net[0].weight.grad[dead].abs().max().item(), net[0].bias.grad[dead].abs().max().item())
+    first = net.linears()[0]
+    return max(first.weight.grad[dead].abs().max().item(), first.bias.grad[dead].abs().max().item())
 
 
 # ----------------------------------------------------------------------------- MNIST (notebook 02)

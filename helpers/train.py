@@ -15,14 +15,15 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 
 from ._machinery import settings, training
+from ._machinery.engine import StackedMLP, adam, linear_params
 from .activations import activation_name
-from .data import MNISTTensors
+from .data import MNISTTensors, mnist_datasets
 from .history import History, Progress
-
-_DEVICE_TYPES = ("cpu", "cuda", "mps")  # what the engine runs on
-
+from .model import build_mlp
+from .practical import pick_device, training_step
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -45,34 +46,6 @@ class TrainConfig:
         settings.check(self)
 
 
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to train on (notebook 03): the one asked for, else CUDA, else Apple MPS, else the CPU."""
-    if device is not None:
-        device = torch.device(device)
-        if device.type not in _DEVICE_TYPES:
-            raise ValueError(f"device must be cpu, cuda or mps (or e.g. 'cuda:1'), got {device.type!r}: the lab's "
-                             f"engine runs on those only.")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here.")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("device 'mps' was asked for, but Apple MPS is not available here.")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def global_grad_norm(model: nn.Module) -> float:
-    """The practical's gradient norm (notebook 02 §4): sqrt of the sum over parameters of ||grad||_2 squared."""
-    total = 0.0
-    for p in model.parameters():
-        if p.grad is not None:
-            total += p.grad.norm(2).item() ** 2
-    return total ** 0.5
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = training.EVALUATION_CHUNK
              ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,10 +66,8 @@ def train_together(activations: Sequence[str], config: TrainConfig | None = None
                    data: MNISTTensors | None = None, **overrides) -> dict[str, History]:
     """Train one MLP per activation from the same initial weights on the same batches (notebooks 04-06).
 
-    ``overrides`` change single settings of ``config``, e.g. ``epochs=1``.  Returns one :class:`History` per
-    activation; ``History.model`` holds the trained network.  ``callback`` gets a ``Progress`` every 50
-    iterations and at the end of every epoch (notebook 03's live figure).
-    """
+    ``overrides`` change single settings, e.g. ``epochs=1``; ``callback`` gets a ``Progress`` every 50 iterations
+    and at each epoch's end (notebook 03's live figure)."""
     config = replace(config or TrainConfig(), **overrides)
     run = training.start(activations, config, pick_device(config.device), data, callback, progress)
     with training.finishing(run):  # interrupted (■) or NaN: the runs so far go with the exception
@@ -111,3 +82,30 @@ def train(activation: str, config: TrainConfig | None = None, **kwargs) -> Histo
     """Train one MLP with ``activation`` (notebook 03 §4), the practical's settings unless told otherwise."""
     name = activation_name(activation)
     return train_together([name], config, **kwargs)[name]
+
+
+def one_step_each(activation: str = "ReLU", seed: int = 0, device: str | None = None) -> dict[str, float]:
+    """One step of the plain loop (``practical.py``) and one of the engine, same weights, same batch (notebook 03 §2).
+
+    Returns |plain - engine| / |plain| (tensors: norms) for the loss, the gradient norm, the gradients and the
+    weights after Adam's step; float32 rounds at about 6e-8 relative."""
+    device = pick_device(device)
+    train_set, _ = mnist_datasets()
+    loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    images, labels = (t.to(device) for t in next(iter(loader)))  # the first batch either loop sees
+    model = build_mlp(activation, seed).to(device)
+    loss, norm, _ = training_step(model, images, labels, torch.optim.Adam(model.parameters(), lr=1e-3),
+                                  nn.CrossEntropyLoss())
+    engine = StackedMLP([build_mlp(activation, seed)]).to(device)
+    _, losses = engine.forward_backward(images.flatten(1), labels)
+    total = engine.grad_norms()[0]
+    grads = [g.clone() for g in engine.per_model([p.grad for p in engine.params], 0)]
+    adam(engine.params, 1e-3, device).step()
+
+    def apart(plain: list[torch.Tensor], fast: list[torch.Tensor]) -> float:
+        a, b = torch.cat([t.detach().flatten() for t in plain]), torch.cat([t.flatten() for t in fast])
+        return ((a - b).norm() / a.norm()).item()
+
+    return {"loss": abs(loss - losses[0].item()) / loss, "gradient norm": abs(norm - total[0].item()) / norm,
+            "gradients": apart([p.grad for p in linear_params(model)], grads),
+            "weights after the step": apart(linear_params(model), engine.per_model(engine.params, 0))}

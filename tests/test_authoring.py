@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from helpers import viva
+from helpers._machinery import questions as bank
 from tools import notebooks as authoring
 
 NOTEBOOK = authoring.NOTEBOOKS / "02_data_and_model.ipynb"
@@ -95,7 +96,7 @@ def test_appendix_text():
     assert "GitHub" in text and "HTML export" in text
     assert text.count("<details><summary>Model answer</summary>") == 2 and text.count("</details>") == 2
     assert text.index(viva.question("role")["question"]) < text.index(viva.question("best")["question"])
-    assert viva._PENDING in text and "{best}" not in text  # templated: today's "pending" text
+    assert bank._PENDING in text and "{best}" not in text  # templated: today's "pending" text
 
 
 def test_appendix_follows_the_questions_asked(tmp_path):

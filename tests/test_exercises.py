@@ -17,7 +17,7 @@ from helpers import practical, solutions, theory, viva
 from helpers._machinery import checking, handin
 from helpers._machinery.answers import ANSWERS_VARIABLE
 from helpers.activations import make_activation
-from helpers.train import global_grad_norm
+from helpers.practical import global_grad_norm
 from tools import notebooks as authoring
 
 NOTEBOOKS = sorted(authoring.NOTEBOOKS.glob("*.ipynb"))
@@ -339,7 +339,7 @@ def test_statuses_land_in_the_answers_file_and_in_the_export(tmp_path):
     run("collapse", returns_none)  # back to the stub: the file says so
     assert answers(tmp_path)["exercise:collapse"] == "not done yet"
 
-    text = handin.export_answers(viva, tmp_path / "out.md").read_text(encoding="utf-8")
+    text = handin.export_answers(tmp_path / "out.md").read_text(encoding="utf-8")
     section = text[text.index("## Exercises"):]
     assert text.index("## Notebook 06") < text.index("## Exercises")
     for exercise in check.EXERCISES.values():
@@ -391,7 +391,7 @@ def test_predict_saves_the_committed_choice_and_locks_it(tmp_path):
     assert answers(tmp_path)["prediction:depth:measured"] == "far smaller"
     assert "✓" in check.prediction_result("depth", "half", "").text
 
-    text = handin.export_markdown(viva, answers(tmp_path))
+    text = handin.export_markdown(answers(tmp_path))
     assert "`depth` — What happens? You predicted “half”; the run measured “half”." in text
 
 
@@ -403,7 +403,7 @@ def test_prediction_result_unattended_and_a_late_commit_is_noted(tmp_path):
     box.radio.value = "the same"
     box.button.click()
     assert answers(tmp_path)["prediction:depth:note"] == "committed after the measurement was shown"
-    assert "(committed after the measurement was shown)" in handin.export_markdown(viva, answers(tmp_path))
+    assert "(committed after the measurement was shown)" in handin.export_markdown(answers(tmp_path))
 
 
 # ----------------------------------------------------------------------------- the notebooks and the instructor copies

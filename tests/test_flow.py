@@ -21,11 +21,12 @@ from helpers._machinery.training import epoch_order
 from helpers._machinery.cache import CACHE_FORMAT, CACHE_VARIABLE, cache_dir, cache_path, cached, key_json, load_cached
 from helpers.activations import DERIVATIVES
 from helpers.flow import (SATURATION_THRESHOLD, activation_variance, capture_activations, _dead_fraction, first_last_ratio,
-                          history_ratio, layer_grad_norms_at_init, _layer_series, mean_std, _saturated_fraction,
+                          history_ratio, layer_grad_norms_at_init, mean_std, _saturated_fraction,
                           saturation_per_layer)
 from helpers.sweeps import _MNIST_DATA, saturation_during_training, sweep, sweep_catching, _sweep_key, try_it_panel
-from helpers.plots import (draw_layer_curves, plot_layer_norms, plot_layer_profiles, plot_saturation_by_stage,
+from helpers.plots import (plot_layer_norms, plot_layer_profiles, plot_saturation_by_stage,
                            plot_saturation_during_training)
+from helpers.plots.layers import _draw_layer_curves
 
 
 def tiny_data(n_train: int = 128) -> MNISTTensors:
@@ -114,7 +115,6 @@ def test_first_last_ratio_and_history_ratio():
     assert history_ratio(h, "start", window=3) == pytest.approx(0.5)
     assert history_ratio(h, "end", window=3) == pytest.approx(4.0)
     assert history_ratio(h, "start", window=6) == pytest.approx(2.5 / 1.5)
-    assert _layer_series(h)[0] == [1.0] * 3 + [4.0] * 3
     with pytest.raises(ValueError):
         history_ratio(h, "middle")
     with pytest.raises(ValueError):
@@ -387,12 +387,12 @@ def test_draw_layer_curves_draws_one_line_per_layer():
 
     fig, ax = plt.subplots()
     series = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
-    lines = draw_layer_curves(ax, series)
+    lines = _draw_layer_curves(ax, series)
     assert len(lines) == len(ax.lines) == 3
     assert [l.get_label() for l in lines] == ["layer 1", "layer 2", "layer 3"]
     assert len({l.get_color() for l in lines}) == 3  # viridis, one colour per layer
     assert list(lines[1].get_xdata()) == [0, 1, 2] and list(lines[1].get_ydata()) == [4.0, 5.0, 6.0]
-    lines = draw_layer_curves(ax, iter(series[:2]), x=[10, 20, 30], window=2, label="L{i}", fmt="o-")
+    lines = _draw_layer_curves(ax, iter(series[:2]), x=[10, 20, 30], window=2, label="L{i}", fmt="o-")
     assert list(lines[0].get_xdata()) == [10, 20, 30] and list(lines[0].get_ydata()) == [1.0, 1.5, 2.5]
     assert lines[0].get_label() == "L1" and lines[0].get_marker() == "o"
     plt.close(fig)

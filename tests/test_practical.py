@@ -4,14 +4,22 @@ import pytest
 import torch
 
 import helpers
-from helpers.practical import correct_predictions, one_step_each, train_plain, training_step
-from helpers.report import drift_sentence, loss_means_apart, _max_relative_difference
+from helpers.practical import correct_predictions, train_plain, training_step
+from helpers.train import one_step_each
+from helpers.report import drift_sentence, loss_means_apart
 from helpers.history import History
 
 ITERATIONS = 300
 ROUNDING = 1e-5  # relative; float32 rounds at 6e-8, and notebook 03 states the same tolerance for one step
 SMOOTH_DRIFT = 1e-4  # Sigmoid, Tanh: 300 steps carry rounding differences to at most 3e-6 (2 processors, 1 and 2 threads)
 MEANS_APART = 0.01  # the losses' means over iterations 201-300 (notebook 03's claim)
+
+
+def _max_relative_difference(a: list[float], b: list[float]) -> float:
+    """Largest |a_i - b_i| / |b_i| over the positions both lists have."""
+    n = min(len(a), len(b))
+    x, y = torch.tensor(a[:n], dtype=torch.float64), torch.tensor(b[:n], dtype=torch.float64)
+    return ((x - y).abs() / y.abs()).max().item()
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -7,9 +7,8 @@ import math
 import matplotlib.pyplot as plt
 import pytest
 import torch
-from torch import nn
 
-from helpers import MLP, count_parameters
+from helpers import MLP, build_mlp, count_parameters
 from helpers import plots as P
 from helpers._machinery import figure_style as S
 from helpers import theory as T
@@ -77,24 +76,30 @@ def test_plot_activations_draws_function_and_derivative():
 
 # ----------------------------------------------------------------------------- non-linearity
 
+def stack(sizes, activation=None, seed=0):
+    """Notebook 01's stack of Linear layers: the one network builder, in float64."""
+    return build_mlp(activation, seed, hidden=sizes[1:-1], in_features=sizes[0], out_features=sizes[-1]).double()
+
+
 def test_linear_stack_collapses_to_one_linear():
-    assert T._linear_collapse_gap() < 1e-12
-    stack = T.linear_stack((4, 6, 3), seed=1)
-    one = T.collapse(stack)
-    assert one.weight.shape == (3, 4)
-    x = torch.randn(10, 4, dtype=torch.float64)
-    assert torch.allclose(stack(x), one(x))
+    for sizes, seed in [((4, 6, 3), 1), ((20, 64, 64, 64, 5), 0)]:
+        layers = stack(sizes, seed=seed)
+        one = T.collapse(layers)
+        assert one.weight.shape == (sizes[-1], sizes[0])
+        x = torch.randn(1000, sizes[0], dtype=torch.float64)
+        with torch.no_grad():
+            assert (layers(x) - one(x)).abs().max() < 1e-12
 
 
 def test_collapse_refuses_a_stack_with_activations():
-    with pytest.raises(ValueError):
-        T.collapse(T.linear_stack((4, 6, 3), activation="ReLU"))
+    with pytest.raises(ValueError, match="activation=None"):
+        T.collapse(stack((4, 6, 3), activation="ReLU"))
 
 
 def test_same_seed_same_stack_and_global_random_state_untouched():
     torch.manual_seed(5)
     before = torch.random.get_rng_state()
-    a, b = T.linear_stack((3, 4, 2), seed=7), T.linear_stack((3, 4, 2), seed=7)
+    a, b = stack((3, 4, 2), seed=7), stack((3, 4, 2), seed=7)
     assert torch.equal(torch.random.get_rng_state(), before)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
@@ -102,9 +107,9 @@ def test_same_seed_same_stack_and_global_random_state_untouched():
 def test_affine_defect_separates_linear_from_nonlinear():
     g = torch.Generator().manual_seed(0)
     a, b = (torch.randn(50, 8, dtype=torch.float64, generator=g) for _ in range(2))
-    assert T.affine_defect(T.linear_stack((8, 16, 16, 4)), a, b) < 1e-12
+    assert T.affine_defect(stack((8, 16, 16, 4)), a, b) < 1e-12
     for name in ("Tanh", "ReLU"):
-        assert T.affine_defect(T.linear_stack((8, 16, 16, 4), activation=name), a, b) > 1e-2
+        assert T.affine_defect(stack((8, 16, 16, 4), activation=name), a, b) > 1e-2
 
 
 # ----------------------------------------------------------------------------- repeated multiplication
@@ -147,27 +152,32 @@ def test_same_sign_fraction():
 
 # ----------------------------------------------------------------------------- dying ReLU
 
+def toy_net(activation="ReLU", width=100, seed=0):
+    """Notebook 01's 10 -> width -> 1 network for the toy regression."""
+    return build_mlp(activation, seed, hidden=(width,), in_features=10, out_features=1)
+
+
 def test_dead_units_and_their_zero_gradient():
     x, y = T.toy_regression(64)
-    net = T.one_hidden_layer_net(width=6)
+    net = toy_net(width=6)
     assert not T.dead_units(net, x).any()
     with torch.no_grad():
-        net[0].bias[:3] = -100.0  # pushed far negative: dead for every input
+        net.linears()[0].bias[:3] = -100.0  # pushed far negative: dead for every input
     assert T.dead_units(net, x).tolist() == [True] * 3 + [False] * 3
     assert T.dead_unit_gradient(net, x, y) == 0.0
 
 
 def test_leaky_relu_units_still_get_gradient():
     x, y = T.toy_regression(64)
-    net = T.one_hidden_layer_net("LeakyReLU", width=6)
+    net = toy_net("LeakyReLU", width=6)
     with torch.no_grad():
-        net[0].bias[:3] = -100.0
+        net.linears()[0].bias[:3] = -100.0
     assert T.dead_unit_gradient(net, x, y) > 0
 
 
 def test_large_learning_rate_kills_units_that_stay_dead():
     x, y = T.toy_regression()
-    net = T.one_hidden_layer_net()
+    net = toy_net()
     T.train_sgd(net, x, y, lr=0.3)
     dead = T.dead_units(net, x)
     assert dead.float().mean() > 0.2
@@ -175,16 +185,16 @@ def test_large_learning_rate_kills_units_that_stay_dead():
     assert torch.equal(T.dead_units(net, x), dead)
 
 
-def test_one_thread_restores_the_thread_count():
+def test_train_sgd_restores_the_thread_count():
     before = torch.get_num_threads()
-    with T._one_thread():
-        assert torch.get_num_threads() == 1
+    x, y = T.toy_regression(16)
+    T.train_sgd(toy_net(width=4), x, y, lr=0.05, steps=2)
     assert torch.get_num_threads() == before
 
 
 def test_train_sgd_lowers_the_loss():
     x, y = T.toy_regression()
-    net = T.one_hidden_layer_net()
+    net = toy_net()
     with torch.no_grad():
         start = ((net(x) - y) ** 2).mean().item()
     assert T.train_sgd(net, x, y, lr=0.05, steps=50) < start

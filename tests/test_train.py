@@ -15,7 +15,8 @@ from helpers.activations import DERIVATIVES
 from helpers.model import build_mlp
 from helpers._machinery.training import epoch_order
 from helpers.history import TrainingDiverged, TrainingInterrupted
-from helpers.train import TrainConfig, global_grad_norm
+from helpers.practical import global_grad_norm
+from helpers.train import TrainConfig
 
 NAMES = ["Sigmoid", "Tanh", "ReLU", "GELU"]
 

@@ -11,6 +11,7 @@ import stat
 import pytest
 
 from helpers import viva
+from helpers._machinery import questions as bank
 from helpers._machinery import answers, files, handin, widgets
 
 PRACTICAL = {
@@ -31,7 +32,7 @@ def isolated(tmp_path, monkeypatch):
 
 
 def raw_questions() -> list:
-    with open(viva._QUESTIONS_FILE, encoding="utf-8") as f:
+    with open(bank._QUESTIONS_FILE, encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -47,22 +48,22 @@ def test_json_is_a_valid_list_with_unique_ids():
     assert isinstance(data, list) and data
     ids = [q["id"] for q in data]
     assert len(ids) == len(set(ids))
-    assert viva._validate_questions(data) == []
+    assert bank._validate_questions(data) == []
     for q in data:
         assert q["question"].strip() and q["answer"].strip()
-        assert q["notebook"] in viva.NOTEBOOKS
+        assert q["notebook"] in bank.NOTEBOOKS
 
 
 def test_validate_questions_catches_mistakes():
     bad = [{"id": "a", "notebook": "01", "question": "Q?", "answer": "A."},
            {"id": "a", "notebook": "07", "question": "", "answer": "A.", "choices": ["x", "y"], "correct": 2}]
-    problems = " ".join(viva._validate_questions(bad))
+    problems = " ".join(bank._validate_questions(bad))
     assert "duplicate id" in problems and "notebook" in problems and "'question'" in problems
     assert "'correct'" in problems
 
 
 def test_practical_questions_present_in_their_notebooks():
-    by_id = {q["id"]: q for q in viva.load_questions()}
+    by_id = {q["id"]: q for q in bank.load_questions()}
     for qid, notebook in {**PRACTICAL, **EXTRA}.items():
         assert qid in by_id, qid
         assert by_id[qid]["notebook"] == notebook, qid
@@ -73,7 +74,7 @@ def test_multiple_choice_questions_have_valid_correct_index():
         q = viva.question(qid)
         assert len(q["choices"]) >= 2
         assert 0 <= q["correct"] < len(q["choices"])
-    for q in viva.load_questions():
+    for q in bank.load_questions():
         if "choices" in q:
             assert isinstance(q["correct"], int) and 0 <= q["correct"] < len(q["choices"])
     zc = viva.question("zero-centred")
@@ -96,39 +97,39 @@ def test_question_unknown_id_lists_valid_ids():
 
 
 def test_questions_for_and_order():
-    assert [q["id"] for q in viva.questions_for("04")] == ["best"]
-    assert {q["id"] for q in viva.questions_for("01")} == {k for k, v in PRACTICAL.items() if v == "01"}
-    notebooks = [q["notebook"] for q in viva.load_questions()]
+    assert [q["id"] for q in bank.questions_for("04")] == ["best"]
+    assert {q["id"] for q in bank.questions_for("01")} == {k for k, v in PRACTICAL.items() if v == "01"}
+    notebooks = [q["notebook"] for q in bank.load_questions()]
     assert notebooks == sorted(notebooks)
 
 
 def test_load_questions_returns_a_copy():
-    viva.load_questions()[0]["question"] = "changed"
+    bank.load_questions()[0]["question"] = "changed"
     viva.question("role")["answer"] = "changed"
-    assert viva.load_questions()[0]["question"] != "changed"
+    assert bank.load_questions()[0]["question"] != "changed"
     assert viva.question("role")["answer"] != "changed"
 
 
 # ----------------------------------------------------------------------------- templates
 
 def test_best_template_filled():
-    text = viva._answer_text(viva.question("best"), FILL)
+    text = bank.answer_text(viva.question("best"), FILL)
     assert "**ReLU**" in text and "97.81 %" in text
     assert "| Sigmoid | 95.12 % |" in text
     assert not re.search(r"\{(best|best_test_acc|table)\}", text)
 
 
 def test_best_template_without_fill_has_no_placeholders():
-    text = viva._answer_text(viva.question("best"))
-    assert "{" not in text and viva._PENDING in text
+    text = bank.answer_text(viva.question("best"))
+    assert "{" not in text and bank._PENDING in text
     assert "ReLU" in text  # the explanation stays
-    md = viva.model_answer_details(viva.question("best"))
-    assert "{best}" not in md and viva._PENDING in md
+    md = bank.model_answer_details(viva.question("best"))
+    assert "{best}" not in md and bank._PENDING in md
 
 
 def test_best_template_missing_fill_value_is_an_error():
     with pytest.raises(KeyError, match="table"):
-        viva._answer_text(viva.question("best"), {"best": "ReLU", "best_test_acc": "97 %"})
+        bank.answer_text(viva.question("best"), {"best": "ReLU", "best_test_acc": "97 %"})
 
 
 def test_best_fill_whichever_activation_wins_and_ties():
@@ -139,7 +140,7 @@ def test_best_fill_whichever_activation_wins_and_ties():
 
 
 def test_model_answer_details_is_collapsed():
-    md = viva.model_answer_details(viva.question("ranges"))
+    md = bank.model_answer_details(viva.question("ranges"))
     assert md.startswith("<details><summary>Model answer</summary>\n\n") and md.endswith("\n\n</details>")
     assert viva.question("ranges")["answer"] in md
 
@@ -300,20 +301,20 @@ def test_read_only_directory(tmp_path):
 
 def test_export_writes_every_question_and_answers(tmp_path):
     viva.ask(["role"]).items["role"].textarea.value = "My own **role** answer."
-    out = handin.export_answers(viva, "my_viva_answers.md")
+    out = handin.export_answers("my_viva_answers.md")
     assert out == tmp_path / "my_viva_answers.md"
     text = out.read_text(encoding="utf-8")
-    for q in viva.load_questions():
+    for q in bank.load_questions():
         assert q["question"] in text, q["id"]
     assert "My own **role** answer." in text
-    assert text.count(handin.NO_ANSWER) == len(viva.load_questions()) - 1
-    positions = [text.index(f"## Notebook {n}") for n in viva.NOTEBOOKS]
+    assert text.count(handin.NO_ANSWER) == len(bank.load_questions()) - 1
+    positions = [text.index(f"## Notebook {n}") for n in bank.NOTEBOOKS]
     assert positions == sorted(positions)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json", "my_viva_answers.md"]
 
 
 def test_export_with_model_answers_uses_fill(tmp_path):
-    out = handin.export_answers(viva, tmp_path / "out.md", fill_by_id={"best": FILL}, include_model_answers=True)
+    out = handin.export_answers(tmp_path / "out.md", fill_by_id={"best": FILL}, include_model_answers=True)
     text = out.read_text(encoding="utf-8")
     assert "97.81 %" in text and "<details>" in text
 
@@ -321,7 +322,7 @@ def test_export_with_model_answers_uses_fill(tmp_path):
 def test_export_refuses_corrupt_answers(tmp_path):
     (tmp_path / "answers.json").write_text("[oops")
     with pytest.raises(ValueError, match="not valid JSON"):
-        handin.export_answers(viva, "out.md")
+        handin.export_answers("out.md")
     assert not (tmp_path / "out.md").exists()
 
 
@@ -335,13 +336,13 @@ def test_export_button(tmp_path):
 
 def test_export_command_line(tmp_path, capsys):
     (tmp_path / "mine.json").write_text(json.dumps({"clipping": "It caps the norm."}))
-    assert handin.main(viva, ["--export", "out.md", "--answers", "mine.json"]) == 0
+    assert handin.main(["--export", "out.md", "--answers", "mine.json"]) == 0
     assert "It caps the norm." in (tmp_path / "out.md").read_text(encoding="utf-8")
     assert "out.md" in capsys.readouterr().out
-    assert handin.main(viva, ["--export", "m.md", "--answers", "mine.json", "--model-answers"]) == 0
+    assert handin.main(["--export", "m.md", "--answers", "mine.json", "--model-answers"]) == 0
     assert "<details><summary>Model answer</summary>" in (tmp_path / "m.md").read_text(encoding="utf-8")
     with pytest.raises(SystemExit):
-        handin.main(viva, ["--sync"])  # the notebook writing moved to tools.notebooks
+        handin.main(["--sync"])  # the notebook writing moved to tools.notebooks
 
 
 # ----------------------------------------------------------------------------- saving from several kernels
@@ -416,7 +417,7 @@ def test_a_file_far_larger_than_answers_is_refused_not_read_or_replaced(tmp_path
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]  # no .bak copy of it either
     with pytest.raises(ValueError, match="far larger than an answers file"):
-        handin.export_answers(viva, "out.md")
+        handin.export_answers("out.md")
 
 
 def test_export_command_from_the_repository_root_finds_the_notebooks_answers(tmp_path, monkeypatch, capsys):
@@ -424,22 +425,22 @@ def test_export_command_from_the_repository_root_finds_the_notebooks_answers(tmp
     notebooks.mkdir(parents=True)
     (notebooks / "answers.json").write_text(json.dumps({"clipping": "It caps the norm."}))
     monkeypatch.setattr(answers, "NOTEBOOK_ANSWERS", notebooks / "answers.json", raising=False)
-    assert handin.main(viva, ["--export", "my_viva_answers.md"]) == 0  # run from a folder without answers.json
+    assert handin.main(["--export", "my_viva_answers.md"]) == 0  # run from a folder without answers.json
     assert "It caps the norm." in (tmp_path / "my_viva_answers.md").read_text(encoding="utf-8")
     assert str(notebooks / "answers.json") in capsys.readouterr().out
     (tmp_path / "answers.json").write_text(json.dumps({"clipping": "from here"}))  # ./answers.json comes first
-    assert handin.main(viva, ["--export", "here.md"]) == 0
+    assert handin.main(["--export", "here.md"]) == 0
     assert "from here" in (tmp_path / "here.md").read_text(encoding="utf-8")
 
 
 def test_export_command_without_any_answers_file_refuses_and_says_where_it_looked(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(answers, "NOTEBOOK_ANSWERS", tmp_path / "repo" / "notebooks" / "answers.json", raising=False)
-    assert handin.main(viva, ["--export", "out.md"]) == 1
+    assert handin.main(["--export", "out.md"]) == 1
     err = capsys.readouterr().err
     assert str(tmp_path / "answers.json") in err and str(tmp_path / "repo" / "notebooks" / "answers.json") in err
     assert "--answers" in err and not (tmp_path / "out.md").exists()
     monkeypatch.setenv(answers.ANSWERS_VARIABLE, str(tmp_path / "mine.json"))  # named, but not there: only that one
-    assert handin.main(viva, ["--export", "out.md"]) == 1
+    assert handin.main(["--export", "out.md"]) == 1
     assert "mine.json" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
-    assert handin.main(viva, ["--export", "out.md", "--answers", "missing.json"]) == 1
+    assert handin.main(["--export", "out.md", "--answers", "missing.json"]) == 1
     assert "missing.json" in capsys.readouterr().err

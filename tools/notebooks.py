@@ -23,14 +23,17 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import functools
+import inspect
 import json
 import re
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-from helpers import exercises, viva
+from helpers import activations, exercises, viva
+from helpers._machinery import questions as bank
 from helpers._machinery.files import atomic_write_text
 
 REPO_URL = "https://github.com/activation-lab/activation-lab"
@@ -93,7 +96,7 @@ def viva_appendix(ids: Sequence[str]) -> str:
     parts = [APPENDIX_TITLE, APPENDIX_NOTE]
     for qid in ids:
         q = viva.question(qid)
-        parts += [f"**{q['question']}**", viva.model_answer_details(q)]
+        parts += [f"**{q['question']}**", bank.model_answer_details(q)]
     return APPENDIX_MARKER + "\n" + "\n\n".join(parts + [HAND_IN])
 
 
@@ -144,7 +147,7 @@ def _markdown_matching(nb: dict, test: Callable[[str], bool]) -> list[dict]:
 def _sync_appendix(nb: dict, name: str) -> list[str]:
     """Drop the old per-question viva cells and put the appendix last; returns what changed."""
     ids = asked_questions(nb)
-    unknown = sorted(set(ids) - {q["id"] for q in viva.load_questions()})
+    unknown = sorted(set(ids) - {q["id"] for q in bank.load_questions()})
     if unknown:
         raise ValueError(f"{name} asks unknown viva question(s): {', '.join(unknown)}")
     old = _markdown_matching(nb, lambda s: OLD_VIVA_CELL.match(s) is not None)
@@ -191,13 +194,52 @@ def exercise_of(cell: dict) -> str | None:
     return found.group(1) if found else None
 
 
+def function_body(function: Callable, what: str) -> tuple[tuple[str, ...], str]:
+    """(parameter names, body source without the docstring) of a ``def``, for instructors' copies."""
+    source = textwrap.dedent(inspect.getsource(function))
+    node = ast.parse(source).body[0]
+    if not isinstance(node, ast.FunctionDef):
+        raise TypeError(f"the reference of {what} must be a def to be copied into a notebook")
+    body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+    lines = source.splitlines()[body[0].lineno - 1:node.end_lineno]
+    return tuple(a.arg for a in node.args.args), textwrap.dedent("\n".join(lines))
+
+
+def table_entry(module: Any, table: str, key: str) -> tuple[str, str, set[str]]:
+    """(lambda body source, its line's comment, names used) of ``table[key]`` in ``module``, for instructors' copies."""
+    source = inspect.getsource(module)
+    found = next(n.value for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Assign, ast.AnnAssign))
+                 and table in [getattr(t, "id", "") for t in getattr(n, "targets", [getattr(n, "target", None)])])
+    lam = next(v for k, v in zip(found.keys, found.values) if getattr(k, "value", None) == key)
+    line = source.splitlines()[lam.lineno - 1]
+    comment = line.split("#", 1)[1].strip() if "#" in line else ""
+    names = {n.id for n in ast.walk(lam.body) if isinstance(n, ast.Name)}
+    return ast.get_source_segment(source, lam.body), comment, names
+
+
+def derivative_body(name: str) -> tuple[tuple[str, ...], str]:
+    """(parameters, body) of an activation's derivative, written from its formula in ``activations.DERIVATIVES``."""
+    expression, comment, names = table_entry(activations, "DERIVATIVES", name)
+    body = [f"a = torch.{name.lower()}(z)  # the activation's output a = f(z)"] if "a" in names else []
+    return ("z",), "\n".join(body + [f"return {expression}" + (f"  # {comment}" if comment else "")])
+
+
+def solution(name: str, function: str) -> tuple[tuple[str, ...], str]:
+    """An exercise function's reference as (parameter names, body source), for the instructor's copy."""
+    exercise = exercises.EXERCISES[name]
+    reference = exercise.references[exercise.functions.index(function)]
+    if isinstance(reference, functools.partial) and reference.func is activations.derivative:  # σ′, tanh′, ReLU′
+        return derivative_body(reference.args[0])
+    return function_body(reference, f"{name}.{function}")
+
+
 def solved(source: str, name: str) -> str:
     """A stub cell's source with each stub function's body replaced by the reference solution's body."""
     exercise = exercises.EXERCISES[name]
     lines = source.split("\n")
     stubs = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name in exercise.functions]
     for node in sorted(stubs, key=lambda n: n.lineno, reverse=True):  # bottom up: line numbers stay valid
-        params, body = exercises.solution(name, node.name)
+        params, body = solution(name, node.name)
         if tuple(a.arg for a in node.args.args) != params:
             raise ValueError(f"the stub {node.name}{tuple(a.arg for a in node.args.args)} and its reference "
                              f"{params} name their parameters differently")

@@ -1,9 +1,7 @@
 """The answers file: a student's typed viva answers, exercise statuses and predictions, in one JSON object.
 
-It knows nothing of questions or exercises: a key (a question id, ``exercise:<name>``, ``prediction:<id>``)
-and a text.  ``AnswerStore`` merges each change into the file under a lock (``files.locked``), so several
-notebooks may save into one file at the same time.  The file is ``answers_path`` when a caller names one, else
-$LAB_ANSWERS, else ./answers.json (the notebooks' kernels run in notebooks/).
+It knows nothing of questions or exercises, only keys (a question id, ``exercise:<name>``, ``prediction:<id>``)
+and texts; ``AnswerStore`` merges each change into the file under a lock, so several notebooks may share it.
 """
 
 from __future__ import annotations
@@ -31,8 +29,7 @@ def answers_file(answers_path: str | Path | None = None) -> Path:
 
 
 def find_answers_file(answers_path: str | Path | None = None) -> tuple[Path | None, list[Path]]:
-    """(the file found or None, the places looked): the one named, else $LAB_ANSWERS, else ./answers.json,
-    else <repo>/notebooks/answers.json, where the notebooks save (for ``--export`` run from anywhere)."""
+    """(the file found or None, the places looked): ``answers_file``'s, else where the notebooks save (--export)."""
     if answers_path is not None or os.environ.get(ANSWERS_VARIABLE):
         places = [answers_file(answers_path)]
     else:
@@ -40,31 +37,23 @@ def find_answers_file(answers_path: str | Path | None = None) -> tuple[Path | No
     return next((p for p in places if p.exists()), None), places
 
 
-def read_answers(path: str | Path) -> tuple[dict[str, str], str | None]:
-    """(answers, problem): the saved answers, or {} and a description of why they can't be read."""
-    entries, problem = _read_entries(Path(path))
-    return {k: v for k, v in entries.items() if isinstance(v, str)}, problem
-
-
-def _read_entries(path: Path) -> tuple[dict[str, Any], str | None]:
-    """(every entry, problem) of an answers file, answers or not; {} and why, if it can't be read as one."""
-    size = _too_large(path)
-    if size is not None:
+def read_answers(path: str | Path, everything: bool = False) -> tuple[dict[str, Any], str | None]:
+    """(answers, problem): the saved answers (``everything``: non-strings too), or {} and why they can't be read."""
+    path = Path(path)
+    if (size := _too_large(path)) is not None:
         return {}, (f"{path} is {size / 1e6:.0f} MB, far larger than an answers file can be (at most "
                     f"{MAX_ANSWERS_BYTES / 1e6:.0f} MB), so it is not read as one")
     try:
-        text = path.read_text(encoding="utf-8")
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}, None
     except (OSError, UnicodeDecodeError) as err:
         return {}, f"could not read {path}: {err}"
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as err:
         return {}, f"{path} is not valid JSON ({err})"
     if not isinstance(data, dict):
         return {}, f"{path} does not hold a JSON object of answers"
-    return {str(k): v for k, v in data.items()}, None
+    return {str(k): v for k, v in data.items() if everything or isinstance(v, str)}, None
 
 
 def _too_large(path: Path) -> int | None:
@@ -77,13 +66,9 @@ def _too_large(path: Path) -> int | None:
 
 
 class AnswerStore:
-    """A student's typed answers, merged into a JSON file after every change.
+    """A student's typed answers, merged into a JSON file after every change, by several notebooks at once.
 
-    Several kernels (notebooks) may save into one file at the same time: each save takes the file's lock
-    (``files.locked``), re-reads the file and adds its answers, so no one's answer is lost.  When another
-    kernel holds the lock too long, the save gives up after ``LOCK_TIMEOUT`` seconds (``waiting`` is then
-    True): the answer stays in ``answers`` and is written with the next save.  Entries that are not
-    answers (not strings) are kept as they are.
+    A save kept waiting over ``LOCK_TIMEOUT`` s by another notebook gives up (``waiting``): the next save writes it.
     """
 
     def __init__(self, path: str | Path | None = None):
@@ -116,7 +101,7 @@ class AnswerStore:
 
     def _merge(self) -> None:
         """Under the lock: re-read the file, add this store's changes to what it holds, write it back atomically."""
-        on_disk, problem = _read_entries(self.path)
+        on_disk, problem = read_answers(self.path, everything=True)
         if problem is not None and self.path.exists():  # keep the unreadable file before replacing it
             self.backup = self.path.with_name(self.path.name + ".bak")
             shutil.copy2(self.path, self.backup)

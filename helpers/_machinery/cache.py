@@ -7,7 +7,6 @@ for another key, an older format, or a partial or corrupt file is never used.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import pickle
@@ -49,23 +48,11 @@ def cache_path(key: dict, folder: str | Path | None = None) -> Path:
     return Path(folder if folder is not None else cache_dir()) / f"{digest}.pkl"
 
 
-def _encode(key: dict, value: Any) -> bytes:
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    header = {"format": CACHE_FORMAT, "key": key_json(key), "length": len(payload),
-              "sha256": hashlib.sha256(payload).hexdigest()}
-    return _MAGIC + json.dumps(header).encode("utf-8") + b"\n" + payload
-
-
 def load_cached(key: dict, folder: str | Path | None = None) -> tuple[bool, Any]:
     """(True, value) if a complete, intact file for exactly this key exists; else (False, None)."""
-    path = cache_path(key, folder)
     try:
-        data = path.read_bytes()
-        stream = io.BytesIO(data)
-        if stream.readline() != _MAGIC:
-            return False, None
-        header = json.loads(stream.readline())
-        payload = stream.read()
+        magic, head, payload = cache_path(key, folder).read_bytes().split(b"\n", 2)
+        header = json.loads(head) if magic + b"\n" == _MAGIC else {}
         if (header.get("format") != CACHE_FORMAT or header.get("key") != key_json(key)
                 or header.get("length") != len(payload)
                 or header.get("sha256") != hashlib.sha256(payload).hexdigest()):
@@ -76,12 +63,7 @@ def load_cached(key: dict, folder: str | Path | None = None) -> tuple[bool, Any]
 
 
 def cached(key: dict, compute: Callable[[], T], folder: str | Path | None = None, retrain: bool = False) -> T:
-    """``compute()``'s result, from disk when a valid file for exactly ``key`` exists (unless ``retrain``).
-
-    ``key`` must hold the FULL configuration of the computation (plain JSON). The file stores a
-    format version, the key and a checksum; a file for another key, an older format, or a partial
-    or corrupt file is never used: the result is recomputed and the file rewritten atomically.
-    """
+    """``compute()``'s result, from disk when a valid file for exactly ``key`` (the FULL configuration) exists."""
     if not retrain:
         found, value = load_cached(key, folder)
         if found:
@@ -101,8 +83,11 @@ _UNWRITABLE: set[str] = set()  # cache folders already warned about in this sess
 def _store(key: dict, value: Any, folder: str | Path | None) -> None:
     """Write ``value``'s cache file; if that fails, warn (once per folder) instead: the result is not lost."""
     path = cache_path(key, folder)
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    header = {"format": CACHE_FORMAT, "key": key_json(key), "length": len(payload),
+              "sha256": hashlib.sha256(payload).hexdigest()}
     try:
-        atomic_write_bytes(path, _encode(key, value))
+        atomic_write_bytes(path, _MAGIC + json.dumps(header).encode("utf-8") + b"\n" + payload)
     except OSError as err:
         if str(path.parent) in _UNWRITABLE:
             return

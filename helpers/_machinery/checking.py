@@ -1,22 +1,15 @@
 """Exercise checking: running a student's function against a diagnosis, the check's widgets, the saved status.
 
-Each "Your turn" exercise (``helpers/exercises/``) is an ``Exercise``: the names of the functions the student
-writes, the references the notebook goes on with when they are not right, hints, and a diagnosis that returns
-a ``Verdict`` or raises a ``Mistake`` (a typical wrong answer with a message of its own).  ``run_check`` never
-raises: whatever the student's function does (an unfilled stub, a wrong answer, an error) becomes a verdict.
-It shows ✓ or what is wrong, a "Show a hint" button, and saves the exercise's status in the answers file
-(key ``exercise:<name>``: "done", "not done yet" or "tried: <what was wrong>").  ``predict`` and
-``prediction_result`` ask for a prediction before a measurement (notebook 05).
+An ``Exercise``'s diagnosis returns a ``Verdict`` or raises a ``Mistake`` (a typical wrong answer); ``run_check``
+never raises, and saves ``exercise:<name>``: "done", "not done yet" or "tried: <what was wrong>".
 """
 
 from __future__ import annotations
 
-import ast
 import html
-import inspect
 import math
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 import torch
@@ -105,9 +98,7 @@ def constant_factor(mine: torch.Tensor, reference: torch.Tensor) -> float | None
     if not big.any():
         return None
     c = (mine[big] / reference[big]).median().item()
-    if abs(c - 1) > 1e-3 and torch.allclose(mine, c * reference, rtol=1e-4, atol=1e-6):
-        return c
-    return None
+    return c if abs(c - 1) > 1e-3 and torch.allclose(mine, c * reference, rtol=1e-4, atol=1e-6) else None
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -124,31 +115,6 @@ class Exercise:
     library: str  # where the reference lives (Markdown), for the messages
     hints: tuple[str, ...]
     diagnose: Callable[[str, Callable], Verdict]
-    solution: Callable[[str], tuple[tuple[str, ...], str]] | None = field(default=None, repr=False)
-
-
-def function_body(function: Callable, what: str) -> tuple[tuple[str, ...], str]:
-    """(parameter names, body source without the docstring) of a ``def``, for instructors' copies."""
-    source = textwrap.dedent(inspect.getsource(function))
-    node = ast.parse(source).body[0]
-    if not isinstance(node, ast.FunctionDef):
-        raise TypeError(f"the reference of {what} must be a def to be copied into a notebook")
-    body = node.body[1:] if ast.get_docstring(node) is not None else node.body
-    lines = source.splitlines()[body[0].lineno - 1:node.end_lineno]
-    return tuple(a.arg for a in node.args.args), textwrap.dedent("\n".join(lines))
-
-
-def table_entry(module: Any, table: str, key: str) -> tuple[str, str, set[str]]:
-    """(the source of the lambda's body, the comment on its line, the names it uses) for ``table[key]``, a dict
-    of lambdas written out in ``module``'s source, e.g. ``activations.DERIVATIVES`` (for instructors' copies)."""
-    source = inspect.getsource(module)
-    found = next(n.value for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Assign, ast.AnnAssign))
-                 and table in [getattr(t, "id", "") for t in getattr(n, "targets", [getattr(n, "target", None)])])
-    lam = next(v for k, v in zip(found.keys, found.values) if getattr(k, "value", None) == key)
-    line = source.splitlines()[lam.lineno - 1]
-    comment = line.split("#", 1)[1].strip() if "#" in line else ""
-    names = {n.id for n in ast.walk(lam.body) if isinstance(n, ast.Name)}
-    return ast.get_source_segment(source, lam.body), comment, names
 
 
 # ----------------------------------------------------------------------------- running a check
@@ -176,8 +142,7 @@ def _status(verdicts: Mapping[str, Verdict]) -> str:
         return DONE
     if states == {"stub"}:
         return NOT_DONE
-    several = len(verdicts) > 1
-    parts = [(f"{name}: " if several else "") + (v.summary if v.state == "wrong" else NOT_DONE)
+    parts = [(f"{name}: " if len(verdicts) > 1 else "") + (v.summary if v.state == "wrong" else NOT_DONE)
              for name, v in verdicts.items() if v.state != "done"]
     return "tried: " + "; ".join(parts)
 
@@ -188,13 +153,11 @@ def _message(exercise: Exercise, verdicts: Mapping[str, Verdict]) -> str:
     lines = [f"**Check: {exercise.title}**"]
     for name, v in verdicts.items():
         prefix = f"`{name}`: " if several else ""
-        if v.state == "done":
-            lines.append(f"✓ {prefix}{v.message}")
-        elif v.state == "stub":
+        if v.state == "stub":
             why = f" (Your function {v.message})" if v.message else ""
             lines.append(f"{prefix}**Not done yet** — the notebook goes on with the library's version.{why}")
         else:
-            lines.append(f"✗ {prefix}{v.message}")
+            lines.append(f"{'✓' if v.state == 'done' else '✗'} {prefix}{v.message}")
     if any(v.state == "wrong" for v in verdicts.values()):
         lines.append(f"Not right yet, so the notebook goes on with the library's version ({exercise.library}). "
                      "Fix your function and run its cell and this one again.")
@@ -216,27 +179,10 @@ def _record(name: str, status: str, answers_path: Any) -> str:
     return f'<span style="color:#666">Saved in <code>{html.escape(store.path.name)}</code>: {html.escape(status)}.</span>'
 
 
-def _widgets(message: str, note: str) -> tuple:
-    """(box, message, hint button, hints, note) of one check; the button reveals the next hint."""
-    import ipywidgets as w
-
-    out, hints = markdown_widget(message), markdown_widget(None)
-    button = w.Button(description="Show a hint", layout=w.Layout(width="auto"))
-    note_html = w.HTML(value=note)
-    box = w.VBox([out, button, hints, note_html], layout=w.Layout(width="100%"))
-    return box, out, button, hints, note_html
-
-
-def _show_next_hint(checked: Checked, hints: Sequence[str]) -> None:
-    """Reveal one more hint (all shown: the button is disabled)."""
-    checked.hints_shown = min(checked.hints_shown + 1, len(hints))
-    show_markdown(checked.hints, "\n\n".join(f"**Hint {i + 1}.** {h}" for i, h in enumerate(hints[:checked.hints_shown])))
-    if checked.hints_shown == len(hints):
-        checked.hint_button.disabled, checked.hint_button.description = True, "No more hints"
-
-
 def run_check(exercise: Exercise, *functions: Callable, answers_path: Any = None, show: bool = True) -> Checked:
     """Check the student's function(s) for one exercise, show the verdict, save the status; never raises."""
+    import ipywidgets as w
+
     if len(functions) != len(exercise.functions):
         raise TypeError(f"check.{exercise.name} takes {len(exercise.functions)} function(s): "
                         f"{', '.join(exercise.functions)}")
@@ -244,9 +190,20 @@ def run_check(exercise: Exercise, *functions: Callable, answers_path: Any = None
     status = _status(verdicts)
     chosen = tuple(f if verdicts[fname].state == "done" else ref
                    for fname, f, ref in zip(exercise.functions, functions, exercise.references))
-    parts = _widgets(_message(exercise, verdicts), _record(exercise.name, status, answers_path))
-    checked = Checked(exercise.name, status, chosen, verdicts, *parts)
-    checked.hint_button.on_click(lambda _button: _show_next_hint(checked, exercise.hints))
+    message, hints = markdown_widget(_message(exercise, verdicts)), markdown_widget(None)
+    button = w.Button(description="Show a hint", layout=w.Layout(width="auto"))
+    note = w.HTML(value=_record(exercise.name, status, answers_path))
+    box = w.VBox([message, button, hints, note], layout=w.Layout(width="100%"))
+    checked = Checked(exercise.name, status, chosen, verdicts, box, message, button, hints, note)
+    hints_text = [f"**Hint {i + 1}.** {h}" for i, h in enumerate(exercise.hints)]
+
+    def show_next_hint(_button: Any) -> None:  # all shown: the button is disabled
+        checked.hints_shown = min(checked.hints_shown + 1, len(hints_text))
+        show_markdown(hints, "\n\n".join(hints_text[:checked.hints_shown]))
+        if checked.hints_shown == len(hints_text):
+            button.disabled, button.description = True, "No more hints"
+
+    button.on_click(show_next_hint)
     if show:
         from IPython.display import display
 
@@ -260,8 +217,7 @@ _MEASURED: set[str] = set()  # ids whose measurement this session has already sh
 
 
 def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = None) -> ipywidgets.VBox:
-    """Ask for a prediction before a measurement (notebook 05 §3): RadioButtons and "Commit my prediction";
-    the choice is saved and then locked (shown again on a re-run)."""
+    """Ask for a prediction before a measurement (notebook 05 §3), saved and then locked (shown again on a re-run)."""
     import ipywidgets as w
 
     store, key = AnswerStore(answers_path), f"prediction:{id}"
@@ -296,8 +252,7 @@ def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = 
 
 
 def prediction_result(id: str, measured_choice: str, explanation: str, answers_path: Any = None) -> ipywidgets.Output:
-    """Say how a committed prediction went (notebook 05 §3): "You predicted …; the run measured …" (or that no
-    prediction was committed), then the explanation."""
+    """Say how a committed prediction went (notebook 05 §3), or that none was committed, then the explanation."""
     _MEASURED.add(id)
     store, key = AnswerStore(answers_path), f"prediction:{id}"
     predicted = store.answers.get(key)

@@ -1,8 +1,7 @@
 """The claim harness: every statement a notebook's text makes about its run is checked beside it.
 
-Machinery: notebooks call it as ``helpers.report.claim``.  Strict in the test run (``LAB_STRICT_CLAIMS=1``, set by
-the repository's ``conftest.py``), a visible note in a student's session; ``tools/claims.py`` logs every claim's
-margin over many seeds (``LAB_CLAIMS_LOG``).
+Machinery: notebooks call it as ``helpers.report.claim``.  Strict in the test run, a visible note in a student's
+session; ``tools/claims.py`` logs every claim's margin over many seeds.
 """
 
 from __future__ import annotations
@@ -18,10 +17,8 @@ _COMPARE = {"<": lambda v, b: v < b, ">": lambda v, b: v > b}
 def claim(what: str, value: object, op: str | None = None, bound: float | None = None) -> None:
     """Check a statement the text makes about this run: ``value`` itself, or ``value op bound`` ("<" or ">").
 
-    In the test run (``LAB_STRICT_CLAIMS=1``) a claim that does not hold fails like an ``assert``.  In a
-    student's session, whose settings may differ from the defaults the text describes, it shows a note
-    in place instead, so an experiment never stops the notebook.  Returns nothing, so a cell that ends
-    with a claim prints nothing more.
+    A student's settings may differ from the defaults the text describes: there a claim that does not hold is a
+    note, never an error that stops the notebook.  Returns None, so a cell that ends with a claim prints nothing more.
     """
     holds = bool(value) if op is None else _COMPARE[op](value, bound)
     margin = None if op is None else (bound - value if op == "<" else value - bound)

@@ -17,7 +17,8 @@ from typing import Mapping, Sequence
 from ..activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS, activation_name
 from ..history import History, TrainingDiverged, TrainingUnstable
 from ..report import summary_rows
-from ..train import TrainConfig, pick_device, train_together
+from ..practical import pick_device
+from ..train import TrainConfig, train_together
 from .mnist_files import DataError
 from .files import IncompleteWrite, atomic_write_files, write_temporary
 
@@ -81,23 +82,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(str(err))
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"argument --out: {args.out} is a file, not a folder")
-    problem = _cannot_write(args.out)
-    if problem:
-        parser.error(f"argument --out: cannot write into {args.out} ({problem})")
-    return args
-
-
-def _cannot_write(folder: Path) -> str | None:
-    """Why nothing can be written into ``folder`` (made if missing; a test file written and removed), or None.
-
-    Checked before training, so that an unwritable ``--out`` does not cost the whole run.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_temporary(folder / "results.json", b"{}").unlink()
+    try:  # a test file written and removed: an unwritable --out must not cost the whole training
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_temporary(args.out / "results.json", b"{}").unlink()
     except OSError as err:
-        return err.strerror or str(err)
-    return None
+        parser.error(f"argument --out: cannot write into {args.out} ({err.strerror or err})")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,7 +138,3 @@ def _write(out: Path, runs: Mapping[str, History]) -> int:
         return 1
     print(f"wrote {out / 'results.json'} and {out / 'comparison.png'}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,8 @@
 """The fast engine behind ``train_together``: what ``loss.backward()`` and ``optimizer.step()`` compute, done faster.
 
 Machinery: you never need to open this file to follow a notebook (``helpers/practical.py`` is the plain loop it
-stands for).  Several same-shaped MLPs train side by side in one :class:`StackedMLP` (a step's fixed
-cost is paid once), its backward pass is written out instead of recorded by autograd every step, and
-Adam is one kernel call.  ``tests/test_train.py`` checks each piece against plain PyTorch.
+stands for).  Same-shaped MLPs train side by side in one :class:`StackedMLP` (a step's fixed cost paid once), its
+backward pass written out, Adam one kernel call; ``tests/test_train.py`` checks each piece against plain PyTorch.
 """
 
 from __future__ import annotations
@@ -23,9 +22,8 @@ PUBLIC_ONLY_VARIABLE = "LAB_PUBLIC_TORCH"  # set to 1: never use PyTorch's priva
 
 # ----------------------------------------------------------------------------- the chain rule through an activation
 
-# Private fast path: the fused kernels autograd itself calls, one pass over memory instead of two or three.
-# Measured gain: the comparison (3 activations, 1 epoch, 2-core CPU, 6 interleaved runs each) took a median
-# 2.15 s with them and 2.28 s without (6 %).  Used only when ``private_fast_paths()`` found them agreeing.
+# The fused kernels autograd itself calls: one pass over memory instead of two or three.  Measured (3 activations,
+# 1 epoch, 2-core CPU, median of 6 interleaved runs): 2.15 s with them, 2.28 s without (6 %).
 _FUSED_CHAIN_RULE: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "Sigmoid": lambda upstream, z, a: torch.ops.aten.sigmoid_backward(upstream, a),
     "Tanh": lambda upstream, z, a: torch.ops.aten.tanh_backward(upstream, a),
@@ -45,12 +43,7 @@ def activation_backward(name: str, upstream: torch.Tensor, z: torch.Tensor, a: t
 class FusedAdam:
     """Adam as one call of PyTorch's fused kernel per step: the update ``torch.optim.Adam(fused=True)`` makes.
 
-    ``torch.optim.Adam.step`` spends about 0.3 ms per call on Python bookkeeping (hooks, state checks,
-    a dozen tiny tensor copies).  This keeps the same state and calls the same private kernel, so it is
-    used only when ``private_fast_paths()`` found it computing what ``torch.optim.Adam`` computes.
-    Measured gain: the comparison (3 activations, 1 epoch, 2-core CPU, 6 interleaved runs each) took a
-    median 2.15 s with it and 2.35 s with ``torch.optim.Adam(fused=True)`` (9 %).
-    """
+    It skips ``torch.optim.Adam.step``'s 0.3 ms of bookkeeping a call: 2.15 s, not 2.35 s with ``fused=True`` (9 %)."""
 
     def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         self.params = list(params)
@@ -62,16 +55,13 @@ class FusedAdam:
     def step(self) -> None:
         with torch.no_grad():
             self.t += 1
-            torch._fused_adam_(
-                self.params, [p.grad for p in self.params], self.exp_avgs, self.exp_avg_sqs, [],
-                [self.t] * len(self.params), lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
-                weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False,
-            )
+            torch._fused_adam_(self.params, [p.grad for p in self.params], self.exp_avgs, self.exp_avg_sqs, [],
+                               [self.t] * len(self.params), lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
+                               weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
 
 
 def adam(params, lr: float, device: torch.device) -> FusedAdam | torch.optim.Adam:
     """Adam at ``lr``: :class:`FusedAdam` where the private kernel checked out, else ``torch.optim.Adam``."""
-    params = list(params)
     if device.type in ("cpu", "cuda") and "adam" in private_fast_paths():
         return FusedAdam(params, lr=lr)
     return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))
@@ -83,9 +73,7 @@ def adam(params, lr: float, device: torch.device) -> FusedAdam | torch.optim.Ada
 def private_fast_paths() -> frozenset[str]:
     """The private kernels this PyTorch has *and* that compute what their public twins do: "adam", "backward".
 
-    Private signatures can change in any release: each is tried once, on small tensors, against the
-    public path; a missing or disagreeing one is simply not used.  ``LAB_PUBLIC_TORCH=1`` turns both off.
-    """
+    Each is tried once on small tensors, as private signatures can change; ``LAB_PUBLIC_TORCH=1`` turns both off."""
     if os.environ.get(PUBLIC_ONLY_VARIABLE, "").strip() == "1":
         return frozenset()
     found = set()
@@ -107,9 +95,8 @@ def _fused_chain_rule_agrees() -> bool:
 
 
 def _fused_adam_agrees() -> bool:
-    # Against Adam's update written out (Kingma & Ba, Algorithm 1, as torch.optim.Adam computes it), not
-    # against torch.optim.Adam itself: constructing that imports torch._dynamo, a second of start-up.
-    # tests/test_train.py checks FusedAdam against torch.optim.Adam.
+    # Against Adam written out (Kingma & Ba, Algorithm 1, as torch.optim.Adam computes it): constructing a
+    # torch.optim.Adam imports torch._dynamo, a second of start-up (tests/test_train.py compares the two).
     g = torch.Generator().manual_seed(0)
     start = [torch.randn(7, 5, generator=g), torch.randn(5, generator=g)]
     ours, plain = [nn.Parameter(p.clone()) for p in start], [p.clone() for p in start]
@@ -131,15 +118,11 @@ def _fused_adam_agrees() -> bool:
 # ----------------------------------------------------------------------------- several MLPs as one
 
 class StackedMLP(nn.Module):
-    """Several same-shaped MLPs trained in lock-step, their weights stacked side by side.
+    """Several same-shaped MLPs trained in lock-step, their weights stacked side by side (:meth:`to_mlps` splits them).
 
-    Model ``m`` owns its own slice of every tensor, and its loss depends on that slice only, so its
-    gradients are its own.  Adam and SGD update element by element, so one optimizer step on the stack
-    is exactly one step for each model.  Layout (for speed): layer 1 is one ``[M*H, 784]`` matrix, the
-    models' ``nn.Linear`` weights one below the other, used in one wide matmul because every model reads
-    the same batch.  Deeper layers are ``[M, in, out]`` (``nn.Linear``'s ``[out, in]`` transposed), used
-    with ``torch.baddbmm`` so that their gradients come out contiguous.  :meth:`to_mlps` converts back.
-    """
+    A model's loss depends on its own slice of every tensor only, and Adam and SGD work element by element, so one
+    step on the stack is exactly one step for each model.  Deeper weights are stored transposed for ``torch.baddbmm``,
+    whose gradients then come out contiguous."""
 
     def __init__(self, mlps: Sequence[MLP]) -> None:
         super().__init__()
@@ -179,21 +162,15 @@ class StackedMLP(nn.Module):
 
     @torch.no_grad()
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One training pass written out by hand: sets every parameter's ``.grad``.
-
-        Returns (logits [M, B, C], each model's mean cross-entropy [M]).  It computes what
-        ``loss.backward()`` would, without building an autograd graph every step (which costs more
-        than the arithmetic here).
-        """
+        """Set each ``.grad`` as ``loss.backward()`` would, without a costlier autograd graph: (logits, losses [M])."""
         m, batch = len(self.activations), len(x)
         logits, inputs, pre_activations = self._layers_forward(x)
         log_p = torch.log_softmax(logits, dim=-1)
         target = y.expand(m, batch).unsqueeze(-1)
         losses = -log_p.gather(-1, target).squeeze(-1).mean(1)
 
-        # Backward.  For mean cross-entropy, dL/dlogits = (softmax - one_hot(y)) / B.
-        # Gradients are written into last step's .grad tensors (out=...): a fresh 2.4 MB block
-        # every step fragments the memory heap, and peak memory then grew by up to 0.4 GB.
+        # Backward.  For mean cross-entropy, dL/dlogits = (softmax - one_hot(y)) / B.  Gradients go into last
+        # step's .grad tensors (out=...): a fresh 2.4 MB block every step fragmented the heap (peak memory +0.4 GB).
         delta = log_p.exp().scatter_add_(-1, target, torch.full(target.shape, -1.0, device=x.device)) / batch
         for (w, b), a, z in zip(self.layers[:0:-1], inputs[::-1], pre_activations[::-1]):
             w.grad = torch.bmm(a.transpose(1, 2), delta, out=w.grad)  # dL/dW = input^T delta, per model
@@ -223,17 +200,11 @@ class StackedMLP(nn.Module):
             p.grad.view(m, -1).mul_(scale)
 
     def per_model(self, tensors: Sequence[torch.Tensor], i: int) -> list[torch.Tensor]:
-        """Model ``i``'s slice of tensors laid out like ``params`` (its weights or gradients), as ``nn.Linear`` holds them."""
-        m, layers = len(self.activations), len(self.layers)
-        out = []
-        for k, t in enumerate(tensors):
-            if k == 0:  # layer 1's weight, the models one below the other
-                out.append(t.view(m, -1, t.shape[1])[i])
-            elif k == layers:  # layer 1's bias
-                out.append(t.view(m, -1)[i])
-            else:  # [M, in, out] weights, [M, 1, out] biases
-                out.append(t[i].t() if k < layers else t[i, 0])
-        return out
+        """Model ``i``'s slice of tensors laid out like ``params`` (weights, gradients) as ``nn.Linear`` holds them."""
+        m, n = len(self.activations), len(self.layers)  # layer 1 holds the models one below the other
+        weights = [tensors[0].view(m, -1, tensors[0].shape[1])[i], *(w[i].t() for w in tensors[1:n])]
+        biases = [tensors[n].view(m, -1)[i], *(b[i, 0] for b in tensors[n + 1:])]
+        return weights + biases
 
     def to_mlps(self) -> list[MLP]:
         """Separate ordinary MLPs holding the current weights (for inspection after training)."""

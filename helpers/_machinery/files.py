@@ -14,14 +14,13 @@ import filelock
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place in one step."""
-    path = Path(path)
     tmp = write_temporary(path, data)
     try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+    return Path(path)
 
 
 def write_temporary(path: str | Path, data: bytes) -> Path:
@@ -51,8 +50,7 @@ class IncompleteWrite(OSError):
 
 
 def atomic_write_files(contents: dict[Path, bytes]) -> None:
-    """Write several files that belong together: all to temporary files first (a full disk changes nothing),
-    then each renamed into place; if a rename still fails, earlier versions left beside new ones are set aside."""
+    """Write files that belong together: all to temporary files first (a full disk changes nothing), then rename."""
     temporary: dict[Path, Path] = {}
     try:
         for path, data in contents.items():
@@ -72,9 +70,7 @@ def atomic_write_files(contents: dict[Path, bytes]) -> None:
 def _incomplete(replaced: list[Path], failed: Path, err: OSError, left: list[Path]) -> IncompleteWrite:
     """Set aside the earlier versions of the files not replaced (``<name>.stale``) and say which ones they are."""
     notes = []
-    for path in left:
-        if not path.exists():
-            continue
+    for path in filter(Path.exists, left):
         try:
             path.replace(path.with_name(path.name + ".stale"))
             notes.append(f"the earlier run's {path.name} was renamed {path.name}.stale")
@@ -82,18 +78,14 @@ def _incomplete(replaced: list[Path], failed: Path, err: OSError, left: list[Pat
             notes.append(f"{path} is from an earlier run (stale)")
     wrote = f"wrote {', '.join(p.name for p in replaced)} but " if replaced else ""
     return IncompleteWrite(f"{wrote}could not put {failed} in place ({err.strerror or err})"
-                           + ("; " + "; ".join(notes) if notes else ""))
+                           + "".join(f"; {note}" for note in notes))
 
 
 def file_mode() -> int:
     """The mode a new file gets from ``open``: rw for everyone, less the umask (mkstemp's 0600 is too private)."""
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    umask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # ----------------------------------------------------------------------------- taking turns
@@ -107,15 +99,9 @@ class Busy(TimeoutError):
 
 @contextlib.contextmanager
 def locked(path: str | Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold ``filelock.FileLock`` on ``.<name>.lock`` beside ``path``, so programs that read, change and rewrite
-    the file take turns; ``Busy`` after ``timeout`` seconds.
-
-    The lock file is removed while still held, so none is left behind: filelock 3.29.5 and later never remove
-    it themselves on Unix, and drop a lock won on a file that was removed meanwhile, then try again.
-    """
+    """Hold a ``FileLock`` on ``.<name>.lock`` beside ``path`` so writers take turns; ``Busy`` after ``timeout``."""
     path = Path(path)
     lock_path = path.with_name(f".{path.name}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(lock_path)
     try:
         lock.acquire(timeout=timeout, poll_interval=0.005)
@@ -124,6 +110,7 @@ def locked(path: str | Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     try:
         yield
     finally:
+        # removed while held, so none is left: filelock >= 3.29.5 leaves it on Unix, and retries if it vanishes
         if not isinstance(lock, filelock.SoftFileLock):  # a soft lock (no flock here) is that file: filelock removes it
             with contextlib.suppress(OSError):  # Windows cannot remove an open file: filelock removes it after release
                 lock_path.unlink()

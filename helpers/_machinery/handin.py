@@ -1,9 +1,7 @@
 """The hand-in: every viva question with the student's answer, then every exercise's status, in one Markdown file.
 
-``viva.export_button()`` (notebook 06) and ``python -m helpers.viva --export OUT.md`` come here.  The questions
-come from the question bank they hand in (``bank``: the module ``helpers.viva``); the exercises' lines from
-``helpers.exercises``.  This module imports the exercises but never viva, so viva can offer the button and the
-command line without an import cycle.
+``viva.export_button()`` (notebook 06) and ``python -m helpers.viva --export OUT.md`` come here; the questions
+come from ``questions.py``, which knows nothing of viva or the exercises: no import cycle.
 """
 
 from __future__ import annotations
@@ -13,9 +11,10 @@ import html
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .. import exercises
+from . import questions
 from .answers import ANSWERS_VARIABLE, answers_file, find_answers_file, read_answers
 from .checking import DONE, NOT_DONE
 from .files import atomic_write_text
@@ -26,65 +25,43 @@ if TYPE_CHECKING:  # imported lazily at run time: the command line needs no widg
 NO_ANSWER = "_(no answer yet)_"
 
 
-class QuestionBank(Protocol):
-    """What the export reads of the question bank, ``helpers.viva``."""
-
-    NOTEBOOKS: Sequence[str]
-
-    def load_questions(self) -> list[dict]: ...
-
-    def questions_for(self, notebook: str) -> list[dict]: ...
-
-    def model_answer_details(self, q: dict, fill: Mapping[str, Any] | None = None) -> str: ...
-
-
 # ----------------------------------------------------------------------------- the Markdown
 
 def export_lines(answers: Mapping[str, str]) -> list[str]:
     """The ``## Exercises`` section of the hand-in: every exercise with its status, then the predictions."""
     lines = ["", "## Exercises", "", "| notebook | exercise | status |", "| --- | --- | --- |"]
-    lines += [f"| {e.notebook} | `{e.name}`: {e.title} | {(answers.get('exercise:' + e.name) or NOT_DONE).replace('|', '/')} |"
-              for e in exercises.EXERCISES.values()]
-    ids = [k.split(":", 1)[1] for k in answers if k.startswith("prediction:") and k.count(":") == 1]
-    lines += ["", "**Predictions**", ""]
-    for pid in ids:
-        key = f"prediction:{pid}"
-        measured = answers.get(f"{key}:measured")
-        note = answers.get(f"{key}:note")
-        lines.append(f"- `{pid}` — {answers.get(key + ':question', '')} You predicted “{answers[key]}”"
+    for e in exercises.EXERCISES.values():
+        status = (answers.get(f"exercise:{e.name}") or NOT_DONE).replace("|", "/")
+        lines.append(f"| {e.notebook} | `{e.name}`: {e.title} | {status} |")
+    keys = [k for k in answers if k.startswith("prediction:") and k.count(":") == 1]
+    lines += ["", "**Predictions**", ""] + ([] if keys else ["_(no prediction committed)_"])
+    for key in keys:
+        measured, note = answers.get(f"{key}:measured"), answers.get(f"{key}:note")
+        lines.append(f"- `{key.split(':', 1)[1]}` — {answers.get(key + ':question', '')} "
+                     f"You predicted “{answers[key]}”"
                      + (f"; the run measured “{measured}”" if measured else "; not measured yet")
                      + (f" ({note})" if note else "") + ".")
-    if not ids:
-        lines.append("_(no prediction committed)_")
     return lines
 
 
-def exercises_done(answers: Mapping[str, str]) -> int:
-    """How many exercises the answers file marks as done."""
-    return sum(answers.get(f"exercise:{name}") == DONE for name in exercises.EXERCISES)
-
-
-def export_markdown(bank: QuestionBank, answers: Mapping[str, str],
+def export_markdown(answers: Mapping[str, str],
                     fill_by_id: Mapping[str, Mapping[str, Any]] | None = None,
                     include_model_answers: bool = False) -> str:
     """Every question of the lab, notebook by notebook, each followed by the student's answer; then the exercises."""
-    fill_by_id = fill_by_id or {}
     lines = ["# My viva answers", "", f"_Exported {datetime.now():%Y-%m-%d %H:%M}._"]
     number = 0
-    for notebook in bank.NOTEBOOKS:
-        qs = bank.questions_for(notebook)
-        if qs:
-            lines += ["", f"## Notebook {notebook}"]
-        for q in qs:
-            number += 1
+    for notebook in questions.NOTEBOOKS:
+        qs = questions.questions_for(notebook)
+        lines += ["", f"## Notebook {notebook}"] if qs else []
+        for number, q in enumerate(qs, number + 1):  # numbered on across the notebooks
             text = (answers.get(q["id"]) or "").strip()
             lines += ["", f"### {number}. {q['question']}", "", text or NO_ANSWER]
             if include_model_answers:
-                lines += ["", bank.model_answer_details(q, fill_by_id.get(q["id"]))]
+                lines += ["", questions.model_answer_details(q, (fill_by_id or {}).get(q["id"]))]
     return "\n".join(lines + export_lines(answers)) + "\n"
 
 
-def export_answers(bank: QuestionBank, path_md: str | Path = "my_viva_answers.md",
+def export_answers(path_md: str | Path = "my_viva_answers.md",
                    answers_path: str | Path | None = None,
                    fill_by_id: Mapping[str, Mapping[str, Any]] | None = None,
                    include_model_answers: bool = False) -> Path:
@@ -94,13 +71,13 @@ def export_answers(bank: QuestionBank, path_md: str | Path = "my_viva_answers.md
     if problem:
         raise ValueError(f"Cannot export: {problem}. Fix or remove that file first.")
     target = Path(path_md).expanduser().absolute()
-    atomic_write_text(target, export_markdown(bank, answers, fill_by_id, include_model_answers))
+    atomic_write_text(target, export_markdown(answers, fill_by_id, include_model_answers))
     return target
 
 
 # ----------------------------------------------------------------------------- the button
 
-def export_button(bank: QuestionBank, path_md: str | Path = "my_viva_answers.md",
+def export_button(path_md: str | Path = "my_viva_answers.md",
                   answers_path: str | Path | None = None,
                   fill_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> ipywidgets.VBox:
     """A button that exports the answers to Markdown, with a status line saying where they went."""
@@ -111,21 +88,21 @@ def export_button(bank: QuestionBank, path_md: str | Path = "my_viva_answers.md"
 
     def on_click(_button: Any) -> None:
         try:
-            target = export_answers(bank, path_md, answers_path, fill_by_id)
+            target = export_answers(path_md, answers_path, fill_by_id)
             answers, _ = read_answers(answers_file(answers_path))
-            questions = bank.load_questions()
-            done = sum(1 for q in questions if (answers.get(q["id"]) or "").strip())
+            every = questions.load_questions()
+            done = sum(1 for q in every if (answers.get(q["id"]) or "").strip())
+            exercises_done = sum(answers.get(f"exercise:{name}") == DONE for name in exercises.EXERCISES)
             status.value = (f"Wrote <code>{html.escape(str(target))}</code>: "
-                            f"{done} of {len(questions)} questions answered, "
-                            f"{exercises_done(answers)} of {len(exercises.EXERCISES)} exercises done."
+                            f"{done} of {len(every)} questions answered, "
+                            f"{exercises_done} of {len(exercises.EXERCISES)} exercises done."
                             + _colab_download(target))
         except Exception as err:  # never crash the notebook; say what happened instead
             status.value = f'<span style="color:#b00">⚠ Export failed: {html.escape(str(err))}</span>'
 
     button.on_click(on_click)
     box = w.VBox([button, status])
-    box.button = button
-    box.status = status
+    box.button, box.status = button, status
     return box
 
 
@@ -147,9 +124,9 @@ def _colab_download(path: Path) -> str:
 
 # ----------------------------------------------------------------------------- command line
 
-def main(bank: QuestionBank, argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m helpers.viva --export``: every question and the answers to Markdown (for handing in)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.viva", description=(bank.__doc__ or "-").splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.viva", description=__doc__.splitlines()[0])
     parser.add_argument("--export", metavar="OUT.md", required=True,
                         help="write every question and your answers to OUT.md")
     parser.add_argument("--answers", metavar="FILE",
@@ -163,7 +140,7 @@ def main(bank: QuestionBank, argv: Sequence[str] | None = None) -> int:
               f"${ANSWERS_VARIABLE}. Nothing was exported.", file=sys.stderr)
         return 1
     try:
-        target = export_answers(bank, args.export, source, include_model_answers=args.model_answers)
+        target = export_answers(args.export, source, include_model_answers=args.model_answers)
     except (ValueError, OSError) as err:
         print(err, file=sys.stderr)
         return 1

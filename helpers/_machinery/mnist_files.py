@@ -27,6 +27,7 @@ MNIST_FILES: dict[str, tuple[int, str]] = {
     "t10k-labels-idx1-ubyte": (10008, "27ae3e4e09519cfbb04c329615203637"),
 }
 
+
 class DataError(RuntimeError):
     """MNIST could not be made available; the message says what to do."""
 
@@ -54,19 +55,15 @@ def _check_file(path: Path, size: int, md5: str) -> None:
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, md5)
     if key in _VERIFIED:
         return
-    actual_size = stat.st_size
-    problem = None
-    if actual_size != size:
-        problem = f"it has {actual_size} bytes instead of {size} (truncated or not MNIST)"
+    if stat.st_size != size:
+        problem = f"it has {stat.st_size} bytes instead of {size} (truncated or not MNIST)"
     elif (actual := _readable_md5(path)) != md5:
         problem = f"its md5 is {actual} instead of {md5} (corrupt)"
-    if problem:
-        raise DataError(
-            f"MNIST file {path} is damaged: {problem}. "
-            f"Delete it and run again; it will be restored from the bundled copy "
-            f"or downloaded."
-        )
-    _VERIFIED.add(key)
+    else:
+        _VERIFIED.add(key)
+        return
+    raise DataError(f"MNIST file {path} is damaged: {problem}. Delete it and run again; it will be restored from the "
+                    f"bundled copy or downloaded.")
 
 
 def _readable_md5(path: Path) -> str:
@@ -74,22 +71,22 @@ def _readable_md5(path: Path) -> str:
     try:
         return _md5(path)
     except OSError as err:
-        raise DataError(
-            f"Cannot read MNIST file {path} ({err.strerror or err}): it is there, but this user may not read it "
-            f"(a shared data folder filled by someone else?). Ask its owner to run `chmod a+r {path.parent}/*`, "
-            f"or set {DATA_DIR_VARIABLE} to a folder of your own: it is filled from the bundled copy."
-        ) from None
+        raise DataError(f"Cannot read MNIST file {path} ({err.strerror or err}): it is there, but this user may not "
+                        f"read it (a shared data folder filled by someone else?). Ask its owner to run `chmod a+r "
+                        f"{path.parent}/*`, or set {DATA_DIR_VARIABLE} to a folder of your own: it is filled from the "
+                        f"bundled copy.") from None
 
 
-def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) -> None:
+def _unpack_bundled(bundle: Path, target: Path, size: int, md5: str) -> None:
     """Decompress one bundled file into ``target`` atomically, checking size and md5 first."""
     try:
         with lzma.open(bundle, "rb") as src:
             data = src.read()
     except (lzma.LZMAError, EOFError) as err:
         raise _damaged(bundle, f"is truncated or not an .xz file ({err})") from None
-    if (len(data), hashlib.md5(data).hexdigest()) != (size, md5):
-        raise _damaged(bundle, f"is corrupt: it unpacks to {len(data)} bytes with md5 {hashlib.md5(data).hexdigest()}, "
+    digest = hashlib.md5(data).hexdigest()
+    if (len(data), digest) != (size, md5):
+        raise _damaged(bundle, f"is corrupt: it unpacks to {len(data)} bytes with md5 {digest}, "
                                f"expected {size} bytes with md5 {md5}")
     try:
         atomic_write_bytes(target, data)
@@ -99,63 +96,44 @@ def _unpack_bundled(name: str, bundle: Path, target: Path, size: int, md5: str) 
 
 
 def _damaged(bundle: Path, problem: str) -> DataError:
+    shown = bundle.relative_to(REPO_ROOT) if bundle.is_relative_to(REPO_ROOT) else bundle
     return DataError(f"The bundled copy {bundle} {problem}. Restore it with `git checkout -- "
-                     f"{_relative(bundle)}` (or delete it to let torchvision download MNIST).")
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
+                     f"{shown}` (or delete it to let torchvision download MNIST).")
 
 
 def _download(root: Path, raw: Path, missing: list[str]) -> None:
     """torchvision's own download, for anyone without the bundled copy; cleans up on failure."""
-    before = set(raw.iterdir()) if raw.is_dir() else set()
+    before = set(raw.glob("*"))
     try:
         from torchvision import datasets  # imported when needed: torchvision takes a second to import
 
         datasets.MNIST(root, train=True, download=True)
         datasets.MNIST(root, train=False, download=True)
     except Exception as err:  # torchvision raises RuntimeError/URLError/OSError, all meaning "no data"
-        if raw.is_dir():
-            for leftover in set(raw.iterdir()) - before:
-                if leftover.is_file():
-                    leftover.unlink(missing_ok=True)
+        for leftover in set(raw.glob("*")) - before:
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(
-            f"MNIST is not in {raw} (missing: {', '.join(missing)}; the bundled copy has no such file) "
-            f"and downloading it failed ({reason}). "
-            f"If you are offline: restore the bundled copy (`git checkout -- data/bundled`), "
-            f"or set {DATA_DIR_VARIABLE} to a folder that holds MNIST/raw/ with the four "
-            f"files, or connect to the internet and run again."
-        ) from None
+        raise DataError(f"MNIST is not in {raw} (missing: {', '.join(missing)}; the bundled copy has no such file) "
+                        f"and downloading it failed ({reason}). If you are offline: restore the bundled copy (`git "
+                        f"checkout -- data/bundled`), or set {DATA_DIR_VARIABLE} to a folder that holds MNIST/raw/ "
+                        f"with the four files, or connect to the internet and run again.") from None
 
 
-def ensure_mnist(
-    root: Path | None = None,
-    bundle_dir: Path = BUNDLE_DIR,
-    files: dict[str, tuple[int, str]] = MNIST_FILES,
-) -> Path:
-    """Make ``root/MNIST/raw`` hold the four verified files; return ``root``.
-
-    Order: files already there are checked; missing ones come from the bundled
-    copy (checked, then moved into place atomically); if there is no bundled
-    copy, torchvision downloads them.  Every failure is a :class:`DataError`.
-    """
+def ensure_mnist(root: Path | None = None, bundle_dir: Path = BUNDLE_DIR,
+                 files: dict[str, tuple[int, str]] = MNIST_FILES) -> Path:
+    """Make ``root/MNIST/raw`` hold the four verified files (checked, else unpacked, else downloaded); return root."""
     root = Path(root) if root is not None else data_dir()
     if root.exists() and not root.is_dir():
-        raise DataError(f"The data directory {root} is a file, not a folder. "
-                        f"Set {DATA_DIR_VARIABLE} to a folder.")
+        raise DataError(f"The data directory {root} is a file, not a folder. Set {DATA_DIR_VARIABLE} to a folder.")
     raw = root / "MNIST" / "raw"
     missing = []
     for name, (size, md5) in files.items():
         target = raw / name
         if target.is_file():
             _check_file(target, size, md5)
-        elif (bundle_dir / f"{name}.xz").is_file():
-            _unpack_bundled(name, bundle_dir / f"{name}.xz", target, size, md5)
+        elif (bundle := bundle_dir / f"{name}.xz").is_file():
+            _unpack_bundled(bundle, target, size, md5)
         else:
             missing.append(name)
     if missing:
@@ -168,8 +146,7 @@ def ensure_mnist(
 
 
 def read_idx(path: Path) -> torch.Tensor:
-    """An MNIST file as a uint8 tensor: a 4-byte code whose last byte is the number of dimensions, one
-    big-endian 4-byte size per dimension, then the bytes (what torchvision's MNIST reads, without torchvision)."""
+    """An IDX file as a uint8 tensor: a 4-byte code ending in the number of dimensions, big-endian sizes, the bytes."""
     raw = bytearray(path.read_bytes())
     ndim = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]

@@ -21,13 +21,9 @@ def check(config) -> None:
     hidden = layer_sizes(config.hidden)
     if hidden is None:
         problems.append(f"hidden must be a tuple of layer sizes, e.g. (256, 128), got {config.hidden!r}")
-    else:
-        object.__setattr__(config, "hidden", hidden)
     seed = whole(config.seed)
     if seed is None or not 0 <= seed <= MAX_SEED:
         problems.append(f"seed must be a whole number from 0 to 2**63 - 1, got {config.seed!r}")
-    else:
-        object.__setattr__(config, "seed", seed)
     if not _is_int(config.epochs) or config.epochs < 1:
         problems.append(f"epochs must be a whole number >= 1, got {config.epochs!r}")
     if not _is_int(config.batch_size) or not 1 <= config.batch_size <= 60000:
@@ -43,13 +39,15 @@ def check(config) -> None:
     if not isinstance(config.init_gain, (int, float)) or not config.init_gain > 0:
         problems.append(f"init_gain must be a number > 0, got {config.init_gain!r}")
     if hidden is not None and (not hidden or min(hidden) < 1):
-        problems.append(f"hidden must list one or more positive layer sizes, got {config.hidden!r}")
+        problems.append(f"hidden must list one or more positive layer sizes, got {hidden!r}")
     if config.clip_grad_norm is not None and not config.clip_grad_norm > 0:
         problems.append(f"clip_grad_norm must be > 0 or None, got {config.clip_grad_norm!r}")
     if config.train_size is not None and (not _is_int(config.train_size) or config.train_size < 1):
         problems.append(f"train_size must be a whole number >= 1 or None, got {config.train_size!r}")
     if problems:
         raise ValueError("; ".join(problems) + ".")
+    object.__setattr__(config, "hidden", hidden)
+    object.__setattr__(config, "seed", seed)
 
 
 def _is_int(value) -> bool:
@@ -58,10 +56,8 @@ def _is_int(value) -> bool:
 
 def whole(value: object) -> int | None:
     """``value`` as a Python int if it is a whole number (an int, a NumPy integer; not a bool or a float), else None."""
-    if isinstance(value, bool):
-        return None
     try:
-        return operator.index(value)
+        return None if isinstance(value, bool) else operator.index(value)
     except TypeError:
         return None
 

@@ -1,8 +1,7 @@
 """Threads on a shared CPU: the engine's choice of thread count, and the same numbers on every count.
 
-Machinery: nothing here changes what a notebook computes, only how fast.  ``ThreadChooser`` moves training
-between PyTorch's thread counts as the machine's load changes, only where every count gives the same bits
-(``same_numbers_on_all_counts``); Intel MKL is asked for its strict reproducibility mode so that they do.
+Machinery: nothing here changes what a notebook computes, only how fast.  ``ThreadChooser`` moves training between
+thread counts as the load changes, only where all give the same bits; MKL's strict mode is asked for so that they do.
 """
 
 from __future__ import annotations
@@ -20,11 +19,9 @@ import torch
 from ..model import build_mlp
 from .engine import StackedMLP
 
-# Intel MKL (PyTorch's CPU matrix products on x86) rounds a product differently on different thread counts on
-# some processors (seen on a Xeon with AVX-512).  In its strict "conditional numerical reproducibility" mode,
-# ?gemm gives the same bits on any thread count (AVX2 and AVX-512 code paths); MKL reads this variable at its
-# first call, which is later than `import torch`, so setting it here works unless a product already ran.
-# A value the user set is kept.  Where MKL is absent (macOS, Arm) it is ignored; the start-up check decides.
+# Intel MKL (PyTorch's CPU matrix products on x86) rounds differently on different thread counts on some processors
+# (a Xeon with AVX-512) unless in its strict reproducibility mode, read at its first call (after `import torch`):
+# set here, it works unless a product already ran.  A user's value is kept; without MKL the start-up check decides.
 MKL_MODE_VARIABLE, STRICT_MKL_MODE = "MKL_CBWR", "AUTO,STRICT"
 os.environ.setdefault(MKL_MODE_VARIABLE, STRICT_MKL_MODE)
 
@@ -37,18 +34,9 @@ SLOWER = 1.3  # a window this much slower than the best seen on its count means 
 class ThreadChooser:
     """Keeps CPU training on the fastest of PyTorch's thread counts (its default, halved down to 1) as the load changes.
 
-    A step is a few milliseconds of work split across threads that meet at the end of every operation.
-    On a quiet machine more threads are faster; when other programs hold the cores (a browser, a video
-    call, Colab's two vCPUs on one core), a thread that lost its core keeps the others waiting, and a
-    step can take 100 times longer, while one thread just runs.  So steps are timed in windows of
-    ``WINDOW``.  A window ``SLOWER`` than the best seen on its count is a busy machine: the next window
-    tries fewer threads.  On fewer threads, more are tried now and then.  A try moves training if its
-    window was 10 % faster; it is stopped as soon as it is slower than the window before it, and the next
-    try waits four times longer.  A run starts on one thread unless an earlier run in this process chose
-    otherwise (``memory``): on a busy machine many threads cost far more than one thread costs on a quiet one.
-
-    Only the speed changes: it is used only when ``same_numbers_on_all_counts`` found every count giving
-    bit-identical numbers.  ``LAB_THREADS=n`` (or ``OMP_NUM_THREADS``) fixes the count.
+    When other programs hold the cores, a thread that lost its core keeps the others waiting at every operation (a
+    step 100 times longer) while one thread just runs.  So a run starts on one thread unless an earlier one chose
+    otherwise, tries fewer threads after a window ``SLOWER`` than its count's best, and more now and then.
     """
 
     memory: dict[tuple, dict] = {}  # per kind of run, this process: best window seconds per count, last choice
@@ -107,11 +95,10 @@ class ThreadChooser:
         i = self.counts.index(self.current)
         if self.steps < self.next_try or (i == 0 and not busy):
             return
-        self.trying = self.counts[i + 1] if busy and i + 1 < len(self.counts) else self.counts[max(i - 1, 0)]
-        if self.trying == self.current:
-            self.trying = None
-        else:
-            torch.set_num_threads(self.trying)
+        trying = self.counts[i + 1] if busy and i + 1 < len(self.counts) else self.counts[max(i - 1, 0)]
+        if trying != self.current:
+            self.trying = trying
+            torch.set_num_threads(trying)
 
     def _move_to(self, count: int, won: bool) -> None:
         self.current, self.trying = (count if won else self.current), None
@@ -203,22 +190,15 @@ def thread_counts(device: torch.device) -> list[int]:
             raise ValueError(f"{THREADS_VARIABLE} must be a whole number of threads, 1 or more, got {fixed!r}.")
         return [int(fixed)]
     top = torch.get_num_threads()
-    if device.type != "cpu" or os.environ.get("OMP_NUM_THREADS", "").strip() or top == 1:
+    if device.type != "cpu" or os.environ.get("OMP_NUM_THREADS", "").strip():
         return [top]
-    counts = [top]
-    while counts[-1] > 1:
-        counts.append(counts[-1] // 2)
-    return counts
+    return [top >> k for k in range(top.bit_length())]  # top, top // 2, ..., 1
 
 
 @lru_cache(maxsize=16)
 def same_numbers_on_all_counts(counts: tuple[int, ...], hidden: tuple[int, ...], models: int,
                                batches: tuple[int, ...], test_rows: int) -> bool:
-    """Does one training step (and the test-set forward pass) give bit-identical numbers on every thread count?
-
-    Matrix products can split their work differently across threads; where that changes the rounding,
-    moving between counts would make reruns differ, so ``ThreadChooser`` is then not used.
-    """
+    """Does one training step (and the test-set forward pass) give bit-identical numbers on every thread count?"""
     g = torch.Generator().manual_seed(0)
     model = StackedMLP([build_mlp("Tanh", seed, hidden=hidden) for seed in range(models)])
     x, y = torch.randn(max(batches), 784, generator=g), torch.randint(0, 10, (max(batches),), generator=g)

@@ -1,8 +1,7 @@
 """The bookkeeping of ``train_together``'s loop: everything but the loop itself (``helpers/train.py``).
 
-Machinery: the data as one tensor on the device, several activations in one ``StackedMLP``, the numbers kept on
-the device and copied to the ``History`` lists every ``FLUSH_EVERY`` iterations, the thread choice, the progress
-bar, and what happens when a run ends: normally, interrupted (■ / Ctrl-C), or with a NaN loss.
+Machinery: the data on the device, the activations in one ``StackedMLP``, the numbers copied to the ``History``
+lists every ``FLUSH_EVERY`` iterations, the threads, the progress bar, and how a run ends (normally, ■, NaN).
 """
 
 from __future__ import annotations
@@ -46,13 +45,10 @@ class Run:
     callback: Callable[[Progress], None] | None
     bar: object  # tqdm progress bar
     threads: ThreadChooser  # CPU: moves to fewer threads when other programs hold the cores
+    steps: int  # iterations per epoch
     generator: torch.Generator = field(default_factory=torch.Generator)
     start: float = field(default_factory=time.perf_counter)
     done: int = 0  # iterations finished in earlier epochs
-
-    @property
-    def steps(self) -> int:
-        return self.runs[self.model.activations[0]].iterations_per_epoch
 
     def progress(self, epoch: int, iteration: int, epoch_end: bool) -> Progress:
         return Progress(epoch, iteration, self.steps * self.config.epochs, self.runs, epoch_end,
@@ -75,26 +71,20 @@ def start(activations: Sequence[str], config, device: torch.device, data: MNISTT
     steps = math.ceil(n_train / config.batch_size)  # the last batch may be smaller, as in DataLoader
     record = {**asdict(config), "device": str(device), "trained_together": names}
     runs = {n: History(n, dict(record), iterations_per_epoch=steps) for n in names}
-
     from tqdm.auto import tqdm  # imported here: notebooks that never train need no progress bar
-
     batches = tuple({config.batch_size, n_train - (steps - 1) * config.batch_size})  # the last may be smaller
     threads = thread_chooser(device, model, batches, min(EVALUATION_CHUNK, len(data.test_x)), config.batch_size)
     bar = tqdm(total=steps * config.epochs, desc=" + ".join(names), unit="it", disable=not progress, leave=True)
     optimizer = (adam(model.parameters(), config.lr, device) if config.optimizer == "adam" else
                  torch.optim.SGD(list(model.parameters()), lr=config.lr, momentum=config.momentum))
     return Run(config, model, optimizer, data.train_x[:n_train].to(device), data.train_y[:n_train].to(device),
-               data.test_x.to(device), data.test_y.to(device), runs, callback, bar, threads,
+               data.test_x.to(device), data.test_y.to(device), runs, callback, bar, threads, steps,
                generator=torch.Generator().manual_seed(config.seed))
 
 
 def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
-    """One epoch's order of the n training images, as ``DataLoader(shuffle=True, generator=generator)`` gives it.
-
-    Each epoch the DataLoader draws a seed for its worker processes from the generator, then a random
-    permutation; doing the same here gives the engine and ``helpers.practical`` the same batches.
-    """
-    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    """One epoch's order of the n training images, as ``DataLoader(shuffle=True, generator=generator)`` gives it."""
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # the DataLoader's seed for its workers
     return torch.randperm(n, generator=generator)
 
 
@@ -139,14 +129,16 @@ def end_epoch(t: Run, epoch: int, correct: torch.Tensor, accuracy: torch.Tensor,
         h.epoch_seconds.append(elapsed)
         h.seconds = elapsed
     t.bar.set_postfix({n: f"{h.test_acc[-1]:.3f}" for n, h in t.runs.items()})
-    _warn_if_unstable(t.runs)
+    for h in t.runs.values():  # a run whose loss blew up without becoming NaN: recorded and warned about, once
+        if not h.warnings and (message := instability(h)) is not None:
+            h.warnings.append(message)
+            warnings.warn(TrainingUnstable(message))
     if t.callback is not None:
         t.callback(t.progress(epoch, t.done, epoch_end=True))
 
 
 def instability(h: History) -> str | None:
-    """Why a run is unstable without being NaN (losses far above ln 10 in several iterations, or a gradient norm
-    that overflowed), or None."""
+    """Why a run blew up without a NaN loss (losses far above ln 10, or a gradient norm that overflowed), or None."""
     high = [i for i, v in enumerate(h.loss) if v > UNSTABLE_LOSS]
     overflow = next((i for i, g in enumerate(h.grad_norm) if not math.isfinite(g)), None)
     parts = []
@@ -164,15 +156,6 @@ def instability(h: History) -> str | None:
             f"numbers.")
 
 
-def _warn_if_unstable(runs: dict[str, History]) -> None:
-    """Record and warn (``TrainingUnstable``, once per run) about runs whose loss blew up without becoming NaN."""
-    for h in runs.values():
-        message = None if h.warnings else instability(h)
-        if message is not None:
-            h.warnings.append(message)
-            warnings.warn(TrainingUnstable(message), stacklevel=2)
-
-
 def _flush(rows: torch.Tensor, runs: dict[str, History], first_iteration: int, epoch: int) -> None:
     """Copy recorded rows [k, M, 2 + L] to the runs; stop at the first non-finite loss."""
     rows = rows.cpu()
@@ -188,9 +171,7 @@ def _flush(rows: torch.Tensor, runs: dict[str, History], first_iteration: int, e
             f"The loss of {', '.join(which)} became NaN or infinite at iteration "
             f"{first_iteration + keep + 1} (epoch {epoch}): the gradients exploded. "
             f"Lower the learning rate, use a smaller initialisation, or set clip_grad_norm. "
-            f"The history up to that point is in the exception's `.runs`.",
-            runs,
-        )
+            f"The history up to that point is in the exception's `.runs`.", runs)
 
 
 @contextlib.contextmanager
@@ -198,16 +179,15 @@ def finishing(t: Run) -> Iterator[None]:
     """Around the epochs: however training ends, put the threads back and attach the networks to the runs."""
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TrainingDiverged) as err:
         finish(t)
+        if isinstance(err, TrainingDiverged):
+            err.runs = t.runs
+            raise
         h = next(iter(t.runs.values()))
         raise TrainingInterrupted(
             f"Training was interrupted after {len(h.train_acc)} full epoch(s) and {len(h.loss)} iterations. What "
             f"was recorded is in the exception's `.runs`; run the cell again to start over.", t.runs) from None
-    except TrainingDiverged as err:
-        finish(t)
-        err.runs = t.runs
-        raise
     finally:
         t.bar.close()
         thread_use = t.threads.close()

@@ -1,23 +1,13 @@
 """Widget plumbing: Markdown in Output widgets, the viva question's widgets, and the front-end check.
 
-Markdown and $math$ are shown by ``ipywidgets.Output`` widgets, which the front end (JupyterLab, Colab)
-renders itself (``show_markdown``, ``markdown_widget``).  ``questions_box`` builds the widgets of
-``helpers.viva.ask``: per question (``question_widgets``) the answer box, saved at every change, the
-self-check and the model answer; under them, the status line saying where the answers go.
-
-Does the widgets' front end match the kernel's ipywidgets?  ipywidgets (in the kernel) and jupyterlab_widgets
-(JupyterLab's half, which draws them) come in pairs: ipywidgets 7.x speaks the widget protocol 1.x, drawn by
-jupyterlab_widgets 1.x (in JupyterLab 4: 1.1.11), ipywidgets 8.x speaks 2.x, drawn by jupyterlab_widgets 3.x.
-ipywidgets 7.7 and older do not say so in their metadata, so ``pip install ipywidgets==7.7.1 -r
-requirements.txt`` pulls jupyterlab_widgets 3, and JupyterLab then shows "Failed to load model class
-'VBoxModel' ... version ^1.5.0 is not registered, however, 2.0.0 is" instead of every widget.
-``markdown_widget`` calls ``warn_if_mismatched()``, which checks once per kernel and, on a mismatch, shows the
-pip command that fixes it.  Colab draws widgets with its own front end (and ships ipywidgets 7.7.1): there is
-nothing to check, and nothing to install.
+Markdown and $math$ go into ``ipywidgets.Output`` widgets, which the front end renders.  ipywidgets 7.x needs
+JupyterLab's jupyterlab_widgets 1.x, 8.x needs 3.x, and pip may pair them wrongly (ipywidgets <= 7.7 does not say
+so): ``markdown_widget`` calls ``warn_if_mismatched()``, which shows the fix once per kernel (not on Colab).
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import sys
 from dataclasses import dataclass
@@ -33,25 +23,16 @@ _checked = False
 
 
 def _version(package: str) -> str | None:
-    try:
+    with contextlib.suppress(metadata.PackageNotFoundError):
         return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _major(version: str) -> int | None:
-    try:
-        return int(version.split(".")[0])
-    except ValueError:
-        return None
+    return None
 
 
 def mismatch(ipywidgets_version: str | None, jupyterlab_widgets_version: str | None) -> str | None:
     """The Markdown message for a mismatched pair, or None when they match (or one is not installed here)."""
-    if not ipywidgets_version or not jupyterlab_widgets_version:
-        return None  # JupyterLab may run from another environment: nothing to compare here
-    kernel, front = _major(ipywidgets_version), _major(jupyterlab_widgets_version)
-    if kernel is None or front is None:
+    try:
+        kernel, front = (int(v.split(".")[0]) for v in (ipywidgets_version, jupyterlab_widgets_version))
+    except (AttributeError, ValueError):  # not installed here (JupyterLab may run from elsewhere), or unreadable
         return None
     if kernel == 7 and front >= 3:
         fix, kernel_front = '"jupyterlab_widgets>=1.1.11,<3"', 8
@@ -71,33 +52,25 @@ def mismatch(ipywidgets_version: str | None, jupyterlab_widgets_version: str | N
 def warn_if_mismatched() -> None:
     """Show the mismatch message once per kernel (not on Colab, whose front end is its own)."""
     global _checked
-    if _checked:
+    if _checked or "google.colab" in sys.modules:
         return
     _checked = True
-    if "google.colab" in sys.modules:
-        return
     message = mismatch(_version("ipywidgets"), _version("jupyterlab_widgets"))
     if message is None:
         return
-    try:
+    with contextlib.suppress(ImportError):
         from IPython import get_ipython
         from IPython.display import Markdown, display
         if get_ipython() is not None:
             display(Markdown(message))
             return
-    except ImportError:
-        pass
     print(message.replace("**", ""), file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------- Markdown in a widget
 
 def show_markdown(out: ipywidgets.Output, text: str | None) -> None:
-    """Make an Output widget show one Markdown text (None: nothing); the front end renders it and its math.
-
-    The outputs are replaced in one step (no IPython shell needed, so it also works headless in
-    tests, where ``out.outputs`` holds what is shown); the same in ipywidgets 7.7 (Colab) and 8.
-    """
+    """Show Markdown (None: nothing) in ``out`` by setting its outputs: works headless (tests), ipywidgets 7 and 8."""
     bundle = {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text}, "metadata": {}}
     out.outputs = () if text is None else (bundle,)
 
@@ -149,8 +122,7 @@ def answers_status(store: AnswerStore, error: str | None = None) -> str:
 
 
 def question_widgets(q: dict, answer_md: str, store: AnswerStore, status: ipywidgets.HTML) -> QuestionWidgets:
-    """Build and wire the widgets of one question: its answer, saved in ``store`` at every change, and
-    ``answer_md``, the model answer, shown once something is written or on "Show without answering"."""
+    """One question's widgets: its answer, saved at every change, and ``answer_md`` once written or skipped."""
     import ipywidgets as w
 
     title = markdown_widget(f"**Viva:** {q['question']}")
@@ -188,18 +160,15 @@ def question_widgets(q: dict, answer_md: str, store: AnswerStore, status: ipywid
 
 
 def questions_box(questions: Sequence[tuple[dict, str]], store: AnswerStore) -> ipywidgets.VBox:
-    """One box of viva questions, each (question, its model answer in Markdown), and the status line under them.
-    The box's ``items`` maps each id to its QuestionWidgets, ``status`` and ``store`` are the status line and
-    the answers (plain attributes for code and tests; not synced to the browser)."""
+    """A box of viva questions, each (question, model answer in Markdown), and the status line under them.
+    ``items`` (id: QuestionWidgets), ``status`` and ``store`` are plain attributes (for code and tests)."""
     import ipywidgets as w
 
     status = w.HTML(value=answers_status(store))
     items = {q["id"]: question_widgets(q, answer_md, store, status) for q, answer_md in questions}
     children: list[Any] = []
     for qw in items.values():
-        if children:
-            children.append(w.HTML(value="<hr style='margin:4px 0'>"))
-        children.append(qw.box)
+        children += [w.HTML(value="<hr style='margin:4px 0'>"), qw.box] if children else [qw.box]
     box = w.VBox(children + [status], layout=w.Layout(width="100%"))
     box.items, box.status, box.store = items, status, store
     return box
@@ -212,7 +181,6 @@ def _self_check(q: Mapping[str, Any], items: QuestionWidgets) -> None:
     if chosen is None:
         show_markdown(items.feedback, "Choose an answer first.")
     elif chosen == q["correct"]:
-        why = q.get("feedback") or q["choices"][q["correct"]]
-        show_markdown(items.feedback, f"✅ **Correct** — {why}")
+        show_markdown(items.feedback, f"✅ **Correct** — {q.get('feedback') or q['choices'][q['correct']]}")
     else:
         show_markdown(items.feedback, "❌ **Not quite** — think again, or compare with the model answer.")

@@ -8,17 +8,9 @@ In a notebook (``from helpers import exercises as check``)::
 
     grad_norm = check.grad_norm(grad_norm)
 
-The check runs your function on real inputs (small networks, tensors from a fixed generator) against the
-reference and shows, as a widget, ✓ with what it measured, or what is wrong: typical mistakes get a message of
-their own.  A "Show a hint" button reveals hints one at a time.  The check never raises: it returns your
-function when it is right, and otherwise (an unfilled stub, a wrong answer, an error) the library's reference,
-so the notebook goes on.  Each exercise's status is saved with your viva answers, and the hand-in lists them.
-``predict`` / ``prediction_result`` ask for a prediction before a measurement.
-
-One module per notebook holds its exercises' diagnoses, typical mistakes and hints: ``notebook01.py``,
-``notebook02.py``, ``notebook03.py``, ``notebook05.py``.  References live once: the library's own functions
-where it has them, else ``helpers/solutions.py``; ``python -m tools.notebooks --solutions OUTDIR`` writes
-instructor copies with them filled in.  The machinery (running a check, its widgets) is ``_machinery/checking.py``.
+The check runs your function on small fixed inputs and shows ✓ or what is wrong, with hints; it returns your
+function when it is right, else the library's reference, so the notebook goes on.  Diagnoses and hints: one file
+per notebook (``notebook01.py`` ...); the machinery: ``_machinery/checking.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +22,7 @@ from .._machinery.checking import predict, prediction_result
 from . import notebook01, notebook02, notebook03, notebook05
 
 __all__ = ["EXERCISES", "collapse", "correct_predictions", "deep_mlp", "derivatives", "grad_norm", "predict",
-           "prediction_result", "run_check", "solution", "training_step"]
+           "prediction_result", "run_check", "training_step"]
 
 # The registry (tools/notebooks.py and the hand-in read it), in notebook order.
 EXERCISES: dict[str, checking.Exercise] = {
@@ -38,8 +30,7 @@ EXERCISES: dict[str, checking.Exercise] = {
 
 
 def run_check(name: str, *functions: Callable, answers_path: Any = None, show: bool = True) -> checking.Checked:
-    """Check the function(s) of exercise ``name`` (every check below): show the verdict, save the status; the (every check of notebooks 01-05)
-    result holds what the notebook goes on with (``.functions``), the verdicts and the widgets."""
+    """Check the function(s) of exercise ``name`` (notebooks 01-05): show the verdict, save the status."""
     return checking.run_check(EXERCISES[name], *functions, answers_path=answers_path, show=show)
 
 
@@ -71,15 +62,5 @@ def correct_predictions(correct_predictions: Callable, *, answers_path: Any = No
 
 
 def deep_mlp(deep_mlp: Callable, *, answers_path: Any = None) -> Callable:
-    """Check deep_mlp(activation, depth, width) -> nn.Module: Flatten, depth × (Linear, activation), Linear to 10 (notebook 05)
-    (notebook 05 §3)."""
+    """Check deep_mlp(activation, depth, width): Flatten, depth × (Linear, activation), Linear to 10 (notebook 05)."""
     return run_check("deep_mlp", deep_mlp, answers_path=answers_path).functions[0]
-
-
-def solution(name: str, function: str) -> tuple[tuple[str, ...], str]:
-    """The reference of one exercise's function as (parameter names, body source), for instructors' copies (instructor copies: python -m tools.notebooks --solutions)
-    (``python -m tools.notebooks --solutions``)."""
-    exercise = EXERCISES[name]
-    if exercise.solution is not None:
-        return exercise.solution(function)
-    return checking.function_body(exercise.references[exercise.functions.index(function)], f"{name}.{function}")

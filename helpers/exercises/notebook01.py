@@ -1,7 +1,6 @@
 """Notebook 01's exercises: two Linear layers collapsed into one (§1), and σ′, tanh′, ReLU′ (§3).
 
-Each check compares the student's function with the library's on fixed inputs; a typical mistake (the
-``(what it returns, summary, what to do)`` lists below) gets a message of its own.
+Each check compares the student's function with the library's on fixed inputs; typical mistakes get a message.
 """
 
 from __future__ import annotations
@@ -13,9 +12,11 @@ import torch
 from torch import nn
 
 from .. import activations, theory
-from .._machinery.checking import Exercise, Mistake, Verdict, call, constant_factor, match, table_entry
+from ..model import build_mlp
+from .._machinery.checking import Exercise, Mistake, Verdict, call, constant_factor, match
 
 _DERIVATIVE_OF = {"sigmoid_derivative": "Sigmoid", "tanh_derivative": "Tanh", "relu_derivative": "ReLU"}
+_FORMULA = {"Sigmoid": "σ(z)(1 − σ(z))", "Tanh": "1 − tanh²(z)", "ReLU": "the step (1 for z > 0, 0 for z < 0)"}
 _GRID = torch.arange(-600, 601, dtype=torch.float64) / 100  # -6.00 ... 6.00, with 0 exactly
 
 
@@ -58,7 +59,7 @@ def _derivative_output(function: Callable, z: torch.Tensor) -> torch.Tensor:
 
 def _diagnose_derivative(function_name: str, function: Callable) -> Verdict:
     """Compare one derivative with ``activations.derivative`` on -6 ... 6 and on a [3, 4] float32 tensor."""
-    name, formula = _DERIVATIVE_OF[function_name], activations.FORMULA[_DERIVATIVE_OF[function_name]]
+    name, formula = _DERIVATIVE_OF[function_name], _FORMULA[_DERIVATIVE_OF[function_name]]
     _derivative_output(function, torch.randn(3, 4, generator=torch.Generator().manual_seed(0)))  # shape, dtype
     z = _GRID.clone()
     mine, reference = _derivative_output(function, z), activations.derivative(name, z)
@@ -82,14 +83,6 @@ def _diagnose_derivative(function_name: str, function: Callable) -> Verdict:
                                   "(PyTorch's choice) or 1")
     note = "0, as PyTorch does" if at_zero == 0 else "1; PyTorch uses 0, and both are fine: ReLU has no derivative there"
     return Verdict("done", f"{found}; at z = 0 you return {note}.")
-
-
-def _derivative_solution(function_name: str) -> tuple[tuple[str, ...], str]:
-    """(parameters, body) for an instructor's copy, written from the formula in ``activations.DERIVATIVES``."""
-    name = _DERIVATIVE_OF[function_name]
-    expression, comment, names = table_entry(activations, "DERIVATIVES", name)
-    body = [f"a = torch.{name.lower()}(z)  # the activation's output a = f(z)"] if "a" in names else []
-    return ("z",), "\n".join(body + [f"return {expression}" + (f"  # {comment}" if comment else "")])
 
 
 # ----------------------------------------------------------------------------- collapse (§1)
@@ -126,7 +119,8 @@ def _diagnose_collapse(_name: str, function: Callable) -> Verdict:
     """second(first(x)) = x @ W.T + b? On 4 → 4 → 4 layers (diagnosis), then on 5 → 4 → 3 (shapes)."""
     gaps = []
     for sizes, seed in (((4, 4, 4), 11), ((5, 4, 3), 12)):
-        first, second = theory.linear_stack(sizes, seed=seed)
+        net = build_mlp(None, seed, hidden=sizes[1:2], in_features=sizes[0], out_features=sizes[2]).double()
+        first, second = net.linears()
         W, b = _weight_and_bias(call(function, first, second))
         if W.shape != (sizes[2], sizes[0]) or b.shape != (sizes[2],):
             raise Mistake("wrong shapes", f"for layers {sizes[0]} → {sizes[1]} → {sizes[2]}, W must be "
@@ -147,7 +141,7 @@ _EXERCISES = (  # notebook 01's exercises, for the registry ``helpers.exercises.
              ("Write each derivative with the activation's output: first `a = torch.sigmoid(z)` (or `torch.tanh(z)`).",
               "σ′ = σ(1 − σ) and tanh′ = 1 − tanh²: element by element with `*` and `**`, no loop needed.",
               "ReLU′ is a step: `(z > 0)` gives True/False, `.to(z.dtype)` turns that into 1.0/0.0."),
-             _diagnose_derivative, _derivative_solution),
+             _diagnose_derivative),
     Exercise("collapse", "01", "two Linear layers collapsed into one", ("collapse_two",), (theory.collapse_two,),
              "`helpers.theory.collapse_two`, which `theory.collapse` applies layer by layer",
              ("Write out second(first(x)) = W₂(W₁x + b₁) + b₂ and multiply out the bracket.",

@@ -1,7 +1,6 @@
 """Notebook 02's exercise (§5): the global gradient norm, √(Σ‖g‖²) over every parameter's gradient.
 
-The check measures the student's ``grad_norm(model)`` on a small network after one backward pass, against
-``helpers.train.global_grad_norm``; a typical mistake (the list below) gets a message of its own.
+Checked on a small network after one backward pass, against ``practical.global_grad_norm``; typical mistakes get a message.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from torch import nn
 
 from .._machinery.checking import Exercise, Mistake, Verdict, call, close, match, number
 from ..model import build_mlp
-from ..train import global_grad_norm
+from ..practical import global_grad_norm
 
 
 def _model_with_gradients(seed: int = 3) -> nn.Module:
@@ -28,7 +27,7 @@ def _model_with_gradients(seed: int = 3) -> nn.Module:
 
 
 def _diagnose_grad_norm(_name: str, function: Callable) -> Verdict:
-    """The global L2 norm over every parameter's gradient, against ``train.global_grad_norm``."""
+    """The global L2 norm over every parameter's gradient, against ``practical.global_grad_norm``."""
     model = _model_with_gradients()
     before = [p.grad.clone() for p in model.parameters()]
     value = call(function, model)
@@ -61,7 +60,7 @@ def _diagnose_grad_norm(_name: str, function: Callable) -> Verdict:
 
 _EXERCISES = (  # notebook 02's exercise, for the registry ``helpers.exercises.EXERCISES``
     Exercise("grad_norm", "02", "the global gradient norm", ("grad_norm",), (global_grad_norm,),
-             "`helpers.train.global_grad_norm`",
+             "`helpers.practical.global_grad_norm`",
              ("Loop over `model.parameters()`; each parameter `p` has its gradient in `p.grad`, of its own shape.",
               "Add up the squared L2 norms, `p.grad.norm(2).item() ** 2`, of every tensor: weights and biases.",
               "Take the square root of the total at the end: `total ** 0.5`."),

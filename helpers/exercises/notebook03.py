@@ -1,7 +1,6 @@
 """Notebook 03's exercises (§3): one training step, and counting the right predictions of a batch.
 
-Each check runs the student's function and the library's (``helpers.practical``) on the same small network
-and batch; a typical mistake (the lists below) gets a message of its own.
+Each check runs the student's function and ``helpers.practical``'s on the same inputs; typical mistakes get a message.
 """
 
 from __future__ import annotations
@@ -18,13 +17,6 @@ from ..model import build_mlp
 
 
 # ----------------------------------------------------------------------------- one training step
-
-def _step_inputs() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A small Tanh MLP (784 → 32 → 10) and one batch of 16 MNIST-shaped images [16, 1, 28, 28] with labels."""
-    g = torch.Generator().manual_seed(5)
-    images, labels = torch.randn(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
-    return build_mlp("Tanh", seed=5, hidden=(32,)), images, labels
-
 
 def _two_steps(step: Callable, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[tuple]:
     """Call ``step`` twice on the same batch (fresh Adam, lr 1e-3); each call's result and the weights after it."""
@@ -79,8 +71,10 @@ def _compare_step(which: int, got: tuple, want: tuple, moved: bool, outputs_afte
 
 
 def _diagnose_training_step(_name: str, function: Callable) -> Verdict:
-    """Two calls on the same batch, against ``practical.training_step`` from the same weights."""
-    model, images, labels = _step_inputs()
+    """Two calls on 16 MNIST-shaped images, against ``practical.training_step`` from the same weights."""
+    g = torch.Generator().manual_seed(5)
+    images, labels = torch.randn(16, 1, 28, 28, generator=g), torch.randint(0, 10, (16,), generator=g)
+    model = build_mlp("Tanh", seed=5, hidden=(32,))
     start = {n: p.detach().clone() for n, p in model.named_parameters()}
     reference_model = copy.deepcopy(model)
     reference = _two_steps(practical.training_step, reference_model, images, labels)
@@ -100,20 +94,13 @@ def _diagnose_training_step(_name: str, function: Callable) -> Verdict:
 
 # ----------------------------------------------------------------------------- the right predictions
 
-def _scored_batch(n: int, right: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random outputs [n, 10] and labels of which exactly ``right`` match the largest output."""
-    g = torch.Generator().manual_seed(seed)
-    outputs = torch.randn(n, 10, generator=g)
-    labels = outputs.argmax(dim=1)
-    shift = torch.randint(1, 10, (n - right,), generator=g)
-    labels[right:] = (labels[right:] + shift) % 10  # the last n - right labels are wrong
-    return outputs, labels
-
-
 def _diagnose_correct_predictions(_name: str, function: Callable) -> Verdict:
     """Count the right predictions of a 10 × 10 batch (so argmax over dim 0 still runs) and a 64 × 10 one."""
     for n, right, seed in ((10, 4, 1), (64, 23, 2)):
-        outputs, labels = _scored_batch(n, right, seed)
+        g = torch.Generator().manual_seed(seed)  # random outputs; exactly the first `right` labels are the largest
+        outputs = torch.randn(n, 10, generator=g)
+        labels = outputs.argmax(dim=1)
+        labels[right:] = (labels[right:] + torch.randint(1, 10, (n - right,), generator=g)) % 10  # the rest: wrong
         value = call(function, outputs.clone(), labels.clone())
         if isinstance(value, torch.Tensor):
             raise Mistake("returned a tensor", f"your function returned `{value!r:.40}`; `.item()` gives a Python int")

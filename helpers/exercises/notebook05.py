@@ -1,7 +1,6 @@
 """Notebook 05's exercise (§3): a deep MLP from the registry, with the layers of ``helpers.model.MLP``.
 
-The check builds the student's network for two settings and compares its layers, in order, with ``MLP``'s; a
-typical mistake (an activation after the output layer, no Flatten, a layer too many...) gets a message of its own.
+The check compares the student's layers, in order, with ``MLP``'s for two settings; typical mistakes get a message.
 """
 
 from __future__ import annotations
@@ -19,9 +18,8 @@ from ..model import MLP
 
 def _describe(model: nn.Module) -> list[str]:
     """The network's layers in order, e.g. ["Flatten", "Linear(784 → 16)", "Tanh", ...]."""
-    leaves = [m for m in model.modules() if not list(m.children())]
     return [f"Linear({m.in_features} → {m.out_features})" if isinstance(m, nn.Linear) else type(m).__name__
-            for m in leaves]
+            for m in model.modules() if not list(m.children())]
 
 
 def _structure_mistake(mine: list[str], want: list[str], activation: str, depth: int) -> Mistake:

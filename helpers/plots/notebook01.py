@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from ..activations import PRACTICAL_ACTIVATIONS
 from ..theory import Chain, activation_values, autograd_derivative, chain_gradient
-from .._machinery.figure_style import FIG_WIDTH, activation_handles, activation_style, figure_png, legend_below, styled, subplots
+from .._machinery.figure_style import (FIG_WIDTH, _handles_of, activation_handles, activation_style, figure_png,
+                                       legend_below, styled, subplots)
 
 if TYPE_CHECKING:  # imported lazily at run time: only the explorer needs widgets
     import ipywidgets
@@ -28,12 +29,11 @@ def plot_activations(names: Sequence[str] = PRACTICAL_ACTIVATIONS, x: torch.Tens
                     linewidth=2.5, label=name)
         ax_f.plot(x.numpy(), activation_values(name, x).numpy(), **line)
         ax_d.plot(x.numpy(), autograd_derivative(name, x).numpy(), **line)
-    ax_f.set(title="Activation  f(x)", ylabel="f(x)")
-    ax_d.set(title="Derivative  f′(x)  (autograd)", ylabel="f′(x)")
+    ax_f.set(title="Activation  f(x)", xlabel="x", ylabel="f(x)")
+    ax_d.set(title="Derivative  f′(x)  (autograd)", xlabel="x", ylabel="f′(x)")
     for ax in (ax_f, ax_d):
         ax.axhline(0, color="black", linewidth=0.8)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_xlabel("x")
     legend_below(fig, [activation_handles(names, linewidth=2.5)])
     return fig
 
@@ -52,20 +52,16 @@ def plot_chain_gradients(chains: Sequence[Chain], max_depth: int = 20) -> Figure
                 label=chain.label, color=s["color"],
                 linestyle="-" if chain.weight == 1 else "--" if chain.weight > 1 else ":")
     ax.axhline(1, color="black", linewidth=0.8)
-    ax.set_yscale("log")
-    ax.set_xticks(list(depths))
-    ax.set_xlabel("number of layers the gradient passes through")
-    ax.set_ylabel("|gradient at the input|")
-    ax.set_title("Backpropagation multiplies one factor  w·f′(z)  per layer")
+    ax.set(yscale="log", xticks=list(depths), xlabel="number of layers the gradient passes through",
+           ylabel="|gradient at the input|", title="Backpropagation multiplies one factor  w·f′(z)  per layer")
     ax.grid(alpha=0.3, which="both")
-    legend_below(fig, [list(zip(*ax.get_legend_handles_labels()))])
+    legend_below(fig, [_handles_of(ax)])
     return fig
 
 
 @styled
 def _explorer_figure(name: str, x: float) -> Figure:
-    """The explorer's picture: f and f′ of one activation, with the point x marked (a figure pyplot does not know,
-    so nothing else gets displayed)."""
+    """The explorer's picture: f and f′ with the point x marked (not known to pyplot, so not displayed by itself)."""
     point = torch.tensor([x], dtype=torch.float64)
     fx, dfx = activation_values(name, point).item(), autograd_derivative(name, point).item()
     grid = torch.arange(-600, 601, 2, dtype=torch.float64) / 100

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 from matplotlib.figure import Figure
 
 from ..history import History
-from .._machinery.figure_style import legend_below, OKABE_ITO, styled, subplots, _handles_of
+from .._machinery.figure_style import OKABE_ITO, _handles_of, legend_below, styled, subplots
 
 
 @styled
@@ -26,5 +25,3 @@ def plot_drift(plain: History, fast: History, tolerance: float = 1e-4) -> Figure
            yscale="log", ylim=(1e-9, 1))
     legend_below(fig, [_handles_of(a1), _handles_of(a2)])
     return fig
-
-

@@ -11,17 +11,16 @@ from matplotlib.patches import Patch
 from ..flow import mean_std
 from ..history import History
 from ..report import smooth
-from .panels import _KEY_COLOR, _PANELS
-from .._machinery.figure_style import (activation_handles, activation_style, legend_below, OKABE_ITO, OTHER_COLORS,
-                                       styled, subplots, _every, _handles_of, _index, _line_style)
-from .layers import PROFILE_STYLES
+from .panels import _KEY_COLOR, _apply_panel
+from .._machinery.figure_style import (OKABE_ITO, OTHER_COLORS, activation_handles, activation_style, legend_below,
+                                       styled, subplots, _every, _handles_of, _line_style)
+from .layers import _PROFILE_STYLES
 
 
 @styled
 def plot_init_comparison(accuracy: Mapping[str, Mapping[str, float]], ratio: Mapping[str, Mapping[str, float]],
                          title: str = "10 hidden layers, 1 short epoch") -> Figure:
-    """Bars per initialisation (x) and activation (colour and hatch): the test accuracy (fractions) and the (notebook 06)
-    first/last-layer gradient ratio at initialisation."""
+    """Bars per init and activation: test accuracy (fractions), first/last gradient ratio at init (notebook 06)."""
     inits = list(accuracy)
     names = list(next(iter(accuracy.values())))
     fig, (a1, a2) = subplots(1, 2, height=4.6)
@@ -50,7 +49,7 @@ def plot_gain_depth(depths: Sequence[int], first_layer: Mapping[float, Sequence[
                     activation: str = "ReLU", init: str = "He") -> Figure:
     """The gradient reaching layer 1 at initialisation against the depth, one line per gain of the init (notebook 06)."""
     fig, ax = subplots(height=4.6, width=8.5)
-    for (gain, values), fmt, color in zip(first_layer.items(), PROFILE_STYLES, OTHER_COLORS):
+    for (gain, values), fmt, color in zip(first_layer.items(), _PROFILE_STYLES, OTHER_COLORS):
         ax.plot(depths, values, fmt, color=color, label=f"{init} × {gain}")
     ax.set(title=f"Gradient reaching layer 1 at initialisation ({activation})", xlabel="hidden layers",
            ylabel="‖∂L/∂W₁‖₂", yscale="log", xticks=list(depths))
@@ -81,24 +80,19 @@ def plot_seed_spread(seed_runs: Mapping[int, Mapping[str, History]], window: int
     seeds = list(seed_runs)
     names = list(seed_runs[seeds[0]])
     fig, (a1, a2) = subplots(1, 2, height=4.6)
-
-
     for n in names:
         s = _line_style(n)
-        m, sd = mean_std([[100 * a for a in seed_runs[k][n].test_acc] for k in seeds])
-        epochs = range(1, len(m) + 1)
-        a1.plot(epochs, m, "-", **s, label=n)
-        a1.fill_between(epochs, m - sd, m + sd, color=s["color"], alpha=0.2, linewidth=0)
-        m, sd = mean_std([smooth(seed_runs[k][n].grad_norm, window) for k in seeds])
-        iterations = range(1, len(m) + 1)
-        a2.plot(iterations, m, "-", **s, markevery=_every(len(m), _index(n)), label=n)
-        a2.fill_between(iterations, m - sd, m + sd, color=s["color"], alpha=0.2, linewidth=0)
-    _PANELS["accuracy"].apply(a1, title="Test accuracy per epoch")
+        accuracy = [[100 * a for a in seed_runs[k][n].test_acc] for k in seeds]
+        norms = [smooth(seed_runs[k][n].grad_norm, window) for k in seeds]
+        for ax, per_seed, markers in ((a1, accuracy, False), (a2, norms, True)):  # markers: on the long lines only
+            m, sd = mean_std(per_seed)
+            x = range(1, len(m) + 1)
+            ax.plot(x, m, "-", **s, markevery=_every(len(m), n) if markers else None, label=n)
+            ax.fill_between(x, m - sd, m + sd, color=s["color"], alpha=0.2, linewidth=0)
+    _apply_panel(a1, "accuracy", title="Test accuracy per epoch")
     a1.set_ylabel("test accuracy (%)")
-    _PANELS["grad_norm"].apply(a2, title=f"Gradient norm (moving average, {window} it.)")
+    _apply_panel(a2, "grad_norm", title=f"Gradient norm (moving average, {window} it.)")
     fig.suptitle(f"Mean ± 1 standard deviation over {len(seeds)} seeds")
     band = (Patch(color=_KEY_COLOR, alpha=0.2, linewidth=0), "± 1 standard deviation")
     legend_below(fig, [activation_handles(names), [band]])
     return fig
-
-

@@ -1,12 +1,10 @@
-"""The practical's three panels (notebooks 03, 04 and the command line): loss vs iteration, accuracy vs epoch,
-gradient norm vs iteration, drawn live during training (``LivePlot``) and once at the end (``plot_comparison``)
-from one definition."""
+"""The practical's three panels (notebooks 03, 04 and the command line): loss, accuracy per epoch, gradient norm,
+drawn live during training (``LivePlot``) and once at the end (``plot_comparison``) from one definition."""
 
 from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from matplotlib.figure import Figure
@@ -14,31 +12,15 @@ from matplotlib.lines import Line2D
 
 from ..history import History, Progress
 from ..report import smooth
-from .._machinery.figure_style import (activation_handles, INLINE_DPI, integer_ticks, legend_below, style, style_axes, styled, subplots,
-                    _every, _index, _line_style)
+from .._machinery.figure_style import (INLINE_DPI, activation_handles, integer_ticks, legend_below, style, styled,
+                                       subplots, _every, _line_style)
 
 # ----------------------------------------------------------------------------- the practical's three panels
 
-@dataclass(frozen=True)
-class _Panel:
-    """What one panel shows: its title, axis labels (with units) and y scale."""
-
-    title: str
-    xlabel: str
-    ylabel: str
-    yscale: str = "linear"
-
-    def apply(self, ax, title: str | None = None) -> None:
-        ax.set(title=self.title if title is None else title, xlabel=self.xlabel, ylabel=self.ylabel,
-               yscale=self.yscale)
-        if self.xlabel == "epoch":
-            integer_ticks(ax.xaxis)
-
-
-_PANELS = {
-    "loss": _Panel("Training loss", "iteration", "cross-entropy loss"),
-    "accuracy": _Panel("Accuracy per epoch", "epoch", "accuracy (%)"),
-    "grad_norm": _Panel("Gradient norm", "iteration", "‖∇θ L‖₂ (all parameters)", yscale="log"),
+_PANELS = {  # what each panel shows: title, axis labels (with units), y scale
+    "loss": ("Training loss", "iteration", "cross-entropy loss", "linear"),
+    "accuracy": ("Accuracy per epoch", "epoch", "accuracy (%)", "linear"),
+    "grad_norm": ("Gradient norm", "iteration", "‖∇θ L‖₂ (all parameters)", "log"),
 }
 _PRACTICAL_PANELS = ("loss", "accuracy", "grad_norm")
 # How each kind of line is drawn; the legend's key uses the same dicts.
@@ -47,6 +29,15 @@ _BOLD = {"linewidth": 2.0}  # moving average (with the activation's marker)
 _TRAIN = {"linestyle": "-"}  # accuracy on the training images during the epoch (filled marker)
 _TEST = {"linestyle": "--", "markerfacecolor": "white"}  # accuracy on the test images (open marker)
 _KEY_COLOR = "0.3"
+
+
+def _apply_panel(ax, key: str, title: str | None = None) -> None:
+    """Give ``ax`` panel ``key``'s title (or ``title``), axis labels and y scale."""
+    default, xlabel, ylabel, yscale = _PANELS[key]
+    ax.set(title=default if title is None else title, xlabel=xlabel, ylabel=ylabel, yscale=yscale)
+    if xlabel == "epoch":
+        integer_ticks(ax.xaxis)
+
 
 def _thin(values: list[float], most: int | None) -> tuple[list[int], list[float]]:
     """(iterations, values), keeping at most ``most`` evenly spaced points (faster to draw)."""
@@ -57,11 +48,10 @@ def _thin(values: list[float], most: int | None) -> tuple[list[int], list[float]
 def _panel_lines(axes: Mapping[str, object], name: str, faint: bool) -> dict[str, Line2D]:
     """The (empty) lines of one activation in the panels ``axes`` ({panel: axes}), in their styles."""
     s, lines = _line_style(name), {}
-    for key in ("loss", "grad_norm"):
-        if key in axes:
-            if faint:
-                lines[f"{key} raw"] = axes[key].plot([], [], color=s["color"], **_FAINT, label=f"_{name}, single")[0]
-            lines[key] = axes[key].plot([], [], **s, **_BOLD, label=name)[0]
+    for key in (k for k in ("loss", "grad_norm") if k in axes):
+        if faint:
+            lines[f"{key} raw"] = axes[key].plot([], [], color=s["color"], **_FAINT, label=f"_{name}, single")[0]
+        lines[key] = axes[key].plot([], [], **s, **_BOLD, label=name)[0]
     if "accuracy" in axes:
         lines["train"] = axes["accuracy"].plot([], [], **s, **_TRAIN, label=f"{name} train")[0]
         lines["test"] = axes["accuracy"].plot([], [], **s, **_TEST, label=f"{name} test")[0]
@@ -76,15 +66,15 @@ def _set_panel_data(lines: Mapping[str, Line2D], name: str, run: History, window
         if key in lines:
             x, y = _thin(smooth(values, window), most)
             lines[key].set_data(x, y)
-            lines[key].set_markevery(_every(len(x), _index(name)))
+            lines[key].set_markevery(_every(len(x), name))
     if "train" in lines:
         epochs = list(range(1, len(run.train_acc) + 1))
         lines["train"].set_data(epochs, [100 * a for a in run.train_acc])
         lines["test"].set_data(epochs[:len(run.test_acc)], [100 * a for a in run.test_acc])
 
 
-def _panel_key(panels: Sequence[str], window: int, faint: bool) -> list[tuple[Line2D, str]]:
-    """Legend entries saying what the kinds of line mean."""
+def _legend_groups(names: Sequence[str], panels: Sequence[str], window: int, faint: bool) -> list[list[tuple]]:
+    """The legend's groups: the activations, then what the kinds of line mean."""
     key = []
     if {"loss", "grad_norm"} & set(panels):
         if faint:
@@ -93,30 +83,7 @@ def _panel_key(panels: Sequence[str], window: int, faint: bool) -> list[tuple[Li
     if "accuracy" in panels:
         key.append((Line2D([], [], color=_KEY_COLOR, marker="o", **_TRAIN), "train"))
         key.append((Line2D([], [], color=_KEY_COLOR, marker="o", **_TEST), "test"))
-    return key
-
-
-@styled
-def draw_panels(axes, runs: Mapping[str, History], window: int = 50, most: int | None = None,
-                panels: Sequence[str] = _PRACTICAL_PANELS, faint: bool = True, legend: bool = True) -> None:
-    """Fill the ``panels`` (default: loss vs iteration, accuracy vs epoch, gradient norm vs iteration) on ``axes`` (notebooks 03, 04).
-
-    Faint lines: single iterations (``faint=False``: none); bold: their moving average over ``window``;
-    ``most`` caps the points drawn per line.  The legend goes under the panels.
-    """
-    axes = dict(zip(panels, axes))
-    for key, ax in axes.items():
-        ax.clear()
-        style_axes(ax)
-        _PANELS[key].apply(ax)
-    for name, run in runs.items():
-        _set_panel_data(_panel_lines(axes, name, faint), name, run, window, most)
-    for ax in axes.values():
-        ax.relim()
-        ax.autoscale_view()
-    if legend and runs:
-        fig = next(iter(axes.values())).figure
-        legend_below(fig, [activation_handles(list(runs), **_BOLD), _panel_key(panels, window, faint)])
+    return [activation_handles(list(names), **_BOLD), key]
 
 
 @styled
@@ -124,24 +91,25 @@ def plot_comparison(runs: Mapping[str, History], window: int = 50, panels: Seque
                     faint: bool = True) -> Figure:
     """The practical's panels for one or more runs (faint: single iterations; bold: moving average) (notebooks 04, 06)."""
     fig, axes = subplots(1, len(panels), height=4.6 if len(runs) <= 4 else 5.0, squeeze=False)
-    draw_panels(list(axes.flat), runs, window, panels=panels, faint=faint)
+    axes = dict(zip(panels, axes.flat))
+    for key, ax in axes.items():
+        _apply_panel(ax, key)
+    for name, run in runs.items():
+        _set_panel_data(_panel_lines(axes, name, faint), name, run, window, None)
+    for ax in axes.values():
+        ax.relim()
+        ax.autoscale_view()
+    if runs:
+        legend_below(fig, _legend_groups(runs, panels, window, faint))
     return fig
 
 
 class LivePlot:
     """The engine's callback that redraws the three panels in place *during* training (notebooks 03, 04).
 
-    It shows PNG images through ``display(..., display_id=True)`` and ``handle.update``,
-    which works in JupyterLab, classic Notebook, VS Code, Colab and under nbval/nbclient.
-    Redraws are throttled: at least ``min_interval`` seconds apart, and drawing may take
-    at most ``max_share`` of the time trained so far.  The lines are created once and only
-    their data change, and each redraw draws once, which keeps it near 0.1 s; the layout is
-    computed only when the lines appear (and if the iteration count gains a digit).  Panels,
-    line styles and legend are ``plot_comparison``'s (``_PANELS``, ``_panel_lines``): at the end
-    of training it is the static figure, thinned to ``most`` points per line, its x axes spanning
-    the whole training from the start.  The PNG is ``FIG_WIDTH`` wide at ``dpi``: shown at its
-    own size, not shrunk.  Outside Jupyter it still draws (so its cost can be measured) but
-    shows nothing.
+    It updates a PNG shown with ``display(..., display_id=True)`` (works in every Jupyter front end and nbval), at
+    least ``min_interval`` s apart, drawing at most ``max_share`` of the time trained so far; only the lines' data
+    change (near 0.1 s a redraw).  Panels, styles, legend: ``plot_comparison``'s.  Outside Jupyter it shows nothing.
     """
 
     dpi = INLINE_DPI
@@ -155,7 +123,7 @@ class LivePlot:
         self.panels = dict(zip(_PRACTICAL_PANELS, self.axes))
         with style():
             for key, ax in self.panels.items():
-                _PANELS[key].apply(ax)
+                _apply_panel(ax, key)
             self.status = self.fig.suptitle(" ")
         self.lines: dict[str, dict] = {}
         self.laid_out_for: tuple | None = None
@@ -175,26 +143,17 @@ class LivePlot:
         self.redraw(progress.runs, f"epoch {progress.epoch}, iteration {progress.iteration}"
                                         f" of {progress.total_iterations}", progress.total_iterations)
 
-    def _legend(self) -> None:
-        with style():
-            for legend in list(self.fig.legends):
-                legend.remove()
-            legend_below(self.fig, [activation_handles(list(self.lines), **_BOLD),
-                                    _panel_key(_PRACTICAL_PANELS, self.window, True)])
-
     def redraw(self, runs: Mapping[str, History], status: str = "", total_iterations: int | None = None) -> None:
-        """Draw now and send the picture to the notebook output.
-
-        With ``total_iterations`` the x axes span the whole training from the start (the curves grow to the
-        right, and the layout never has to change); without, they fit the data so far.
-        """
+        """Draw now and show it; with ``total_iterations`` the x axes span the whole training from the start."""
         began = time.perf_counter()
         new = [name for name in runs if name not in self.lines]
-        for name in new:
-            with style():
+        with style():
+            for name in new:
                 self.lines[name] = _panel_lines(self.panels, name, faint=True)
-        if new:
-            self._legend()
+            if new:
+                for legend in list(self.fig.legends):
+                    legend.remove()
+                legend_below(self.fig, _legend_groups(self.lines, _PRACTICAL_PANELS, self.window, True))
         for name, run in runs.items():
             _set_panel_data(self.lines[name], name, run, self.window, self.most)
         per_epoch = max((run.iterations_per_epoch for run in runs.values()), default=0)
@@ -206,9 +165,8 @@ class LivePlot:
             elif total_iterations and per_epoch:
                 ax.set_xlim(0.6, -(-total_iterations // per_epoch) + 0.4)
         self.status.set_text(status)
-        # The layout (constrained) is computed while drawing, and only when the legend changed or the iteration count
-        # gained a digit (the last x tick label sticks out further); in between the panels stay put (faster).  The
-        # y tick labels training brings later are no wider than the first frames' ("−0.04", "2×10⁰").
+        # The (constrained) layout is computed only when the legend changed or the iteration count gained a digit (the
+        # last x tick label sticks out further): later y tick labels are no wider than the first ("−0.04", "2×10⁰").
         seen = total_iterations or max((len(run.loss) for run in runs.values()), default=0)
         laid_out_for = (tuple(self.lines), len(str(seen)))
         if laid_out_for != self.laid_out_for:
@@ -243,5 +201,3 @@ class LivePlot:
             self.handle = display(Image(data=png, format="png"), display_id=True)
         else:
             self.handle.update(Image(data=png, format="png"))
-
-
