@@ -90,6 +90,33 @@ def test_key_facts_in_answers():
     assert "$(0, 1)$" in ranges and "$(-1, 1)$" in ranges and "$[0, \\infty)$" in ranges
 
 
+def test_every_model_answer_opens_with_what_a_student_would_say_aloud():
+    """A core answer of at most 60 words (two or three sentences), then an optional "Going further"."""
+    for q in bank.load_questions():
+        core = bank.answer_text(q).split("\n\n")[0]
+        assert len(core.split()) <= 60, (q["id"], len(core.split()))
+        rest = q["answer"].split("\n\n")[1:]
+        assert not rest or q.get("placeholders") or rest[0].startswith(("**Going further.**", "Sigmoid and Tanh")), \
+            q["id"]
+
+
+def test_the_numbers_in_model_answers_are_measured_ones():
+    """The facts the model answers quote: MNIST after Normalize((0.5,), (0.5,)), and a sigmoid layer's factor."""
+    from helpers import build_mlp, load_mnist
+    from helpers.flow import layer_grad_norms_at_init
+
+    assert "81 %" in viva.question("normalize")["answer"] and "−0.74" in viva.question("normalize")["answer"]
+    data = load_mnist("cpu")
+    assert round(100 * (data.train_x == -1).float().mean().item()) == 81
+    assert round(data.train_x.mean().item(), 2) == -0.74
+    assert all("0.13–0.14" in viva.question(i)["answer"] for i in ("depth-sigmoid", "vanishing"))
+    x, y = data.train_x[:256], data.train_y[:256]
+    for seed in range(3):  # the first layer's gradient, 20 sigmoid layers against 10: the factor per layer
+        deep, shallow = (layer_grad_norms_at_init(build_mlp("Sigmoid", seed, hidden=(128,) * d), x, y)[0]
+                         for d in (20, 10))
+        assert 0.125 <= (deep / shallow) ** 0.1 <= 0.145
+
+
 def test_question_unknown_id_lists_valid_ids():
     with pytest.raises(KeyError) as err:
         viva.question("no-such-question")
