@@ -185,11 +185,13 @@ def test_large_learning_rate_kills_units_that_stay_dead():
     assert torch.equal(T.dead_units(net, x), dead)
 
 
-def test_train_sgd_restores_the_thread_count():
-    before = torch.get_num_threads()
+def test_train_sgd_runs_on_one_thread_and_restores_the_count():
+    before, seen = torch.get_num_threads(), []
+    net = toy_net(width=4)
+    net.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
     x, y = T.toy_regression(16)
-    T.train_sgd(toy_net(width=4), x, y, lr=0.05, steps=2)
-    assert torch.get_num_threads() == before
+    T.train_sgd(net, x, y, lr=0.05, steps=2)
+    assert seen == [1, 1] and torch.get_num_threads() == before
 
 
 def test_train_sgd_lowers_the_loss():
