@@ -189,9 +189,10 @@ _EXERCISES = (  # notebook 01's exercises, for the registry ``helpers.exercises.
     Exercise("derivatives", "01", "σ′, tanh′ and ReLU′", tuple(_DERIVATIVE_OF),
              tuple(functools.partial(activations.derivative, n) for n in _DERIVATIVE_OF.values()),
              "`helpers.activations.DERIVATIVES`",
-             ("Write each derivative with the activation's output: first `a = torch.sigmoid(z)` (or `torch.tanh(z)`).",
-              "σ′ = σ(1 − σ) and tanh′ = 1 − tanh²: element by element with `*` and `**`, no loop needed.",
-              "ReLU′ is a step: `(z > 0)` gives True/False, `.to(z.dtype)` turns that into 1.0/0.0."),
+             ("The closed forms above write σ′ and tanh′ with the activation's own output a = f(z): compute a "
+              "first (`torch.sigmoid`, `torch.tanh`), then the formula, element by element — no loop needed.",
+              "ReLU′ is a step: a comparison of z with 0 gives True/False, and a derivative is a number in z's dtype.",
+              "σ′ = σ(1 − σ): `a * (1 - a)`; tanh′ = 1 − tanh²: `1 - a ** 2`; ReLU′: `(z > 0).to(z.dtype)`."),
              _diagnose_derivative),
     Exercise("collapse", "01", "two Linear layers collapsed into one", ("collapse_two",), (theory.collapse_two,),
              "`helpers.theory.collapse_two`, which `theory.collapse` applies layer by layer",

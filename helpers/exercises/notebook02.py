@@ -67,7 +67,8 @@ _EXERCISES = (  # notebook 02's exercise, for the registry ``helpers.exercises.E
     Exercise("grad_norm", "02", "the global gradient norm", ("grad_norm",), (global_grad_norm,),
              "`helpers.practical.global_grad_norm`",
              ("Loop over `model.parameters()`; each parameter `p` has its gradient in `p.grad`, of its own shape.",
-              "Add up the squared L2 norms, `p.grad.norm(2).item() ** 2`, of every tensor: weights and biases.",
-              "Take the square root of the total at the end: `total ** 0.5`."),
+              "The global norm is the length of all the gradients' numbers taken together: squares add up across "
+              "tensors, lengths do not.",
+              "`total += p.grad.norm(2).item() ** 2` for every tensor (weights and biases), then `total ** 0.5`."),
              _diagnose_grad_norm),
 )

@@ -163,15 +163,17 @@ def _diagnose_correct_predictions(_name: str, function: Callable) -> Verdict:
 _EXERCISES = (  # notebook 03's exercises, for the registry ``helpers.exercises.EXERCISES``
     Exercise("training_step", "03", "one training step", ("training_step",), (practical.training_step,),
              "`helpers.practical.training_step`",
-             ("The order: `optimizer.zero_grad()`, `outputs = model(images)`, `loss = criterion(outputs, labels)`, "
-              "`loss.backward()`, the norm line, `optimizer.step()`.",
-              "The norm is measured after `backward()` (the gradients exist) and before `step()`.",
-              "Return `loss.item()` (a float, not the tensor), the norm, and the outputs."),
+             ("Five things happen in a step: clear the old gradients, forward, loss, backward, update; the norm is "
+              "measured when this batch's gradients exist and before the update.",
+              "Use the `optimizer` and `criterion` the step is given; return `loss.item()` (a float), the norm and "
+              "the outputs.",
+              "`optimizer.zero_grad()`, `outputs = model(images)`, `loss = criterion(outputs, labels)`, "
+              "`loss.backward()`, `norm = global_grad_norm(model)`, `optimizer.step()`."),
              _diagnose_training_step),
     Exercise("correct_predictions", "03", "counting the right predictions", ("correct_predictions",),
              (practical.correct_predictions,), "`helpers.practical.correct_predictions`",
              ("`outputs` is [batch, 10]: one score per class for each image; the prediction is the largest score.",
-              "`outputs.argmax(dim=1)` gives one predicted class per image; compare it with `labels` using `==`.",
-              "`.sum()` counts the True values and `.item()` turns the count into a Python int."),
+              "One predicted class per image, compared with `labels`, gives True/False per image: count the Trues.",
+              "`(outputs.argmax(dim=1) == labels).sum().item()`."),
              _diagnose_correct_predictions),
 )
