@@ -80,12 +80,18 @@ def activation_variance(model: MLP, x: torch.Tensor) -> list[float]:
 def layer_grad_norms_at_init(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     """L2 norm of each Linear weight's gradient of the mean cross-entropy on (x, y), input side first (notebooks 05, 06).
 
-    Any network of Linear layers will do (an MLP, or your own ``nn.Sequential``).  Uses
-    ``torch.autograd.grad``, so the model's ``.grad`` fields are left untouched.
+    Any network of Linear layers will do (an MLP, your own class): the layers are taken in the order the forward
+    pass runs them, not the order the code defines them.  Uses ``torch.autograd.grad``: ``.grad`` is left alone.
     """
-    weights = [layer.weight for layer in model.modules() if isinstance(layer, nn.Linear)]
-    loss = F.cross_entropy(model(x), y)
-    grads = torch.autograd.grad(loss, weights)
+    ran: list[nn.Linear] = []
+    hooks = [m.register_forward_hook(lambda module, _in, _out: ran.append(module))
+             for m in model.modules() if isinstance(m, nn.Linear)]
+    try:
+        loss = F.cross_entropy(model(x), y)
+    finally:
+        for h in hooks:
+            h.remove()
+    grads = torch.autograd.grad(loss, [m.weight for m in dict.fromkeys(ran)])
     return [g.norm().item() for g in grads]
 
 

@@ -6,11 +6,22 @@ never raises, and saves ``exercise:<name>``: "done", "not done yet" or "tried: <
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import functools
 import html
+import inspect
+import linecache
 import math
+import numbers
+import signal
+import sys
 import textwrap
+import threading
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 import torch
 
@@ -27,47 +38,148 @@ DONE = "done"
 # ----------------------------------------------------------------------------- verdicts and diagnoses
 
 class Verdict(NamedTuple):
-    """What a check found for one function: state "done", "stub" or "wrong", a Markdown message, a summary."""
+    """What a check found for one function: "done", "stub" or "wrong", a Markdown message, a summary; ``adapted``:
+    the function the notebook goes on with (the student's, its results turned into the form the next cells use)."""
 
     state: str
     message: str
     summary: str = ""
+    adapted: Callable | None = None
 
 
 class _NotDone(Exception):
-    """The function is still a stub (``...``, ``None`` or ``NotImplementedError``)."""
+    """The function is still the untouched template (``...``, ``pass`` or ``raise NotImplementedError``)."""
+
+
+class _TooSlow(BaseException):
+    """Raised into a student's function that ran past ``TIME_LIMIT`` (a BaseException: ``except Exception`` in
+    their code cannot swallow it)."""
 
 
 class Mistake(Exception):
-    """A diagnosed mistake: ``summary`` (a few words, saved) and ``detail`` (what to do, shown)."""
+    """A diagnosed mistake: ``summary`` (a few words, saved) and ``detail`` (what to look at, shown)."""
 
     def __init__(self, summary: str, detail: str):
         super().__init__(summary)
         self.verdict = Verdict("wrong", f"**{summary[:1].upper() + summary[1:]}** — {detail}", summary)
 
 
-def call(function: Callable, *args: Any) -> Any:
-    """The student's function applied to ``args``; a stub raises ``_NotDone``."""
+TIME_LIMIT = 10.0  # seconds one call of a student's function may run before the check stops it
+
+
+def untouched(function: Callable) -> bool:
+    """Is ``function`` still the template: a ``def`` whose body (after its docstring) is only ``...``, ``pass`` or
+    ``raise NotImplementedError``?  Decided from its source, before it runs."""
     try:
-        result = function(*args)
-    except NotImplementedError:
-        raise _NotDone("") from None
-    if result is None or result is Ellipsis:
-        raise _NotDone("returned None: if you wrote it, did you forget `return`?" if result is None else "")
+        node = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):  # no source (a builtin, code made by exec)
+        return False
+    if not isinstance(node, ast.FunctionDef):
+        return False
+    body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+    return all(isinstance(s, ast.Pass) or isinstance(s, ast.Expr) and getattr(s.value, "value", None) is Ellipsis
+               or isinstance(s, ast.Raise) and "NotImplementedError" in ast.unparse(s) for s in body)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Stop the block with ``_TooSlow`` after ``seconds``: a timer signal on the main thread (Linux, macOS, Jupyter
+    kernels), else a trace function (it stops Python loops, not one long C call such as ``time.sleep``)."""
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def stop(_signum: int, _frame: Any) -> None:
+            raise _TooSlow
+
+        previous, began = signal.signal(signal.SIGALRM, stop), time.monotonic()
+        pending, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if pending:  # someone else's timer was running: it goes on with what it had left
+                signal.setitimer(signal.ITIMER_REAL, max(pending - (time.monotonic() - began), 1e-3), interval)
+        return
+    deadline, previous_trace = time.monotonic() + seconds, sys.gettrace()
+
+    def trace(_frame: Any, _event: str, _arg: Any) -> Callable:
+        if time.monotonic() > deadline:
+            raise _TooSlow
+        return trace
+
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous_trace)
+
+
+def call(function: Callable, *args: Any) -> Any:
+    """The student's function applied to ``args``, stopped after ``TIME_LIMIT``; returning None or ``...`` is a
+    Mistake with its reason (an untouched template never gets here: ``untouched``)."""
+    try:
+        with _time_limit(TIME_LIMIT):
+            result = function(*args)
+    except NotImplementedError as err:
+        if _raised_in(err, function) and _no_source(function):
+            raise _NotDone from None  # a template whose source cannot be read: still "not done yet"
+        raise
+    if result is None:
+        if _no_source(function):
+            raise _NotDone
+        raise Mistake("returned None", "your function ends without `return`: return the value it computes")
+    if result is Ellipsis:
+        raise Mistake("still returns `...`", "replace the `...` after `return` with what your function computes")
     return result
+
+
+def _no_source(function: Callable) -> bool:
+    try:
+        inspect.getsource(function)
+    except (OSError, TypeError):
+        return True
+    return False
+
+
+def _raised_in(err: BaseException, function: Callable) -> bool:
+    """Was ``err`` raised by a line of ``function`` itself (not by something it called)?"""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code is getattr(function, "__code__", None)
+
+
+def _student_error(err: BaseException, function: Callable) -> Verdict:
+    """The error as the student's: its type, message and the line of their cell that raised it."""
+    text = textwrap.shorten(f"{type(err).__name__}: {err}", 300)
+    filename = getattr(getattr(function, "__code__", None), "co_filename", None)
+    tb, where = err.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            where = (tb.tb_lineno, linecache.getline(filename, tb.tb_lineno).strip())
+        tb = tb.tb_next
+    if where is None:  # raised by the check while it used what the function returned
+        return Verdict("wrong", f"**What your function returned made the check fail:** `{text}`",
+                       f"raised {type(err).__name__}")
+    line = f", at line {where[0]} of its cell: `{where[1]}`" if where[1] else f" (line {where[0]})"
+    return Verdict("wrong", f"**Your function raised an error**{line} — `{text}`", f"raised {type(err).__name__}")
 
 
 def _judge(diagnose: Callable[[str, Callable], Verdict], name: str, function: Callable) -> Verdict:
     """Run one diagnosis; whatever the student's function does, return a Verdict (never raise)."""
+    if untouched(function):
+        return Verdict("stub", "")
     try:
         return diagnose(name, function)
-    except _NotDone as stub:
-        return Verdict("stub", str(stub))
+    except _NotDone:
+        return Verdict("stub", "")
     except Mistake as mistake:
         return mistake.verdict
-    except Exception as err:  # the student's code raised: say what, never crash the notebook
-        text = textwrap.shorten(f"{type(err).__name__}: {err}", 300)
-        return Verdict("wrong", f"**Your function raised an error:** `{text}`", f"raised {type(err).__name__}")
+    except _TooSlow:
+        return Verdict("wrong", f"**Stopped after {TIME_LIMIT:g} s** — one call of your function ran that long "
+                                "(the check's inputs are small: the reference takes milliseconds). Look for a loop "
+                                "that does not end, or a `sleep`.", "ran too long")
+    except Exception as err:  # the student's code raised: say what and where, never crash the notebook
+        return _student_error(err, function)
 
 
 def close(a: float, b: float, rel: float = 1e-5) -> bool:
@@ -75,14 +187,43 @@ def close(a: float, b: float, rel: float = 1e-5) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
 
 
-def number(value: Any, what: str, kind: type = float) -> float:
-    """``value`` as a Python number, or a Mistake saying what was returned instead."""
-    if isinstance(value, torch.Tensor):
-        raise Mistake(f"{what} is a tensor", f"your function returned `{value!r:.60}`; `.item()` turns a one-element "
-                                             f"tensor into a Python {kind.__name__}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def both(a: float, b: float) -> str:
+    """"a and b" with enough digits that they differ when they differ (4 significant digits at least)."""
+    for digits in range(4, 17):
+        x, y = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if x != y or a == b:
+            return f"{x} and {y}" if x != y else f"{x} and {y} (equal)"
+    return f"{a!r} and {b!r}"
+
+
+def number(value: Any, what: str, kind: type = float) -> tuple[float | int, bool]:
+    """(``value`` as a Python float or int, whether it had to be converted): Python, NumPy and one-element tensor
+    numbers all count; anything else is a Mistake saying what was returned instead."""
+    converted = False
+    if isinstance(value, torch.Tensor) or type(value).__module__ == "numpy":
+        size = value.numel() if isinstance(value, torch.Tensor) else value.size
+        if size != 1:
+            raise Mistake(f"{what} is {size} numbers", f"your function returned `{value!r:.60}` (shape "
+                                                       f"{list(value.shape)}); one number is asked for")
+        value, converted = value.item(), True
+    if isinstance(value, bool):
+        raise Mistake(f"{what} is True/False", "your function returned a truth value, not a number")
+    if not isinstance(value, numbers.Real):
         raise Mistake(f"{what} is not a number", f"your function returned a {type(value).__name__}")
-    return float(value)
+    if kind is int:
+        if not float(value).is_integer():
+            raise Mistake(f"{what} is not a whole number", f"your function returned {value!r}; a count is whole")
+        return int(value), converted or type(value) is not int
+    return float(value), converted or type(value) is not float
+
+
+def returning(function: Callable, convert: Callable[[Any], Any]) -> Callable:
+    """``function`` with each result passed through ``convert``: what the notebook goes on with when the student's
+    answer is right in value but not in the form the next cells use (a NumPy float, a 0-d tensor)."""
+    @functools.wraps(function)
+    def adapted(*args: Any, **kwargs: Any) -> Any:
+        return convert(function(*args, **kwargs))
+    return adapted
 
 
 def match(value: Any, candidates: Sequence[tuple[Any, str, str]], same: Callable[[Any, Any], bool]) -> None:
@@ -165,12 +306,17 @@ def _message(exercise: Exercise, verdicts: Mapping[str, Verdict]) -> str:
 
 
 def _record(name: str, status: str, answers_path: Any) -> str:
-    """Save the status in the answers file (only when it changed); the HTML of the note under the check."""
+    """Save the status in the answers file (only when it changed, never back to "not done yet": re-running the
+    template after an attempt keeps what the attempt found); the HTML of the note under the check."""
     try:
         store = AnswerStore(answers_path)
         key = f"exercise:{name}"
-        if store.answers.get(key, NOT_DONE) == status:
+        saved = store.answers.get(key, NOT_DONE)
+        if saved == status:
             return ""
+        if status == NOT_DONE:
+            return (f'<span style="color:#666">Your saved status stays: {html.escape(saved)} (an untouched template '
+                    f'does not undo an attempt).</span>')
         error = store.save(key, status)
     except Exception as err:  # a path that cannot even be read: report, never crash the notebook
         error = str(err)
@@ -188,7 +334,7 @@ def run_check(exercise: Exercise, *functions: Callable, answers_path: Any = None
                         f"{', '.join(exercise.functions)}")
     verdicts = {fname: _judge(exercise.diagnose, fname, f) for fname, f in zip(exercise.functions, functions)}
     status = _status(verdicts)
-    chosen = tuple(f if verdicts[fname].state == "done" else ref
+    chosen = tuple((verdicts[fname].adapted or f) if verdicts[fname].state == "done" else ref
                    for fname, f, ref in zip(exercise.functions, functions, exercise.references))
     message, hints = markdown_widget(_message(exercise, verdicts)), markdown_widget(None)
     button = w.Button(description="Show a hint", layout=w.Layout(width="auto"))
@@ -234,8 +380,9 @@ def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = 
         if radio.value is None:
             show_markdown(status, "Choose one first.")
             return
-        late = id in _MEASURED
-        errors = [store.save(key, radio.value), store.save(f"{key}:question", question)]
+        late = id in _MEASURED or f"{key}:measured" in AnswerStore(answers_path).answers  # this session, or saved
+        errors = [store.save(key, radio.value), store.save(f"{key}:question", question),
+                  store.save(f"{key}:committed_at", datetime.now().isoformat(timespec="seconds"))]
         if late:
             errors.append(store.save(f"{key}:note", "committed after the measurement was shown"))
         saved = "" if not any(errors) else f" ⚠ Not saved: {next(e for e in errors if e)}."
@@ -252,18 +399,21 @@ def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = 
 
 
 def prediction_result(id: str, measured_choice: str, explanation: str, answers_path: Any = None) -> ipywidgets.Output:
-    """Say how a committed prediction went (notebook 05 §3), or that none was committed, then the explanation."""
+    """Say how a committed prediction went (notebook 05 §3), or that none was committed, then the explanation.
+    The measurement is saved (with its time) where an answers file exists: a prediction committed later, after a
+    restart too, is noted as late."""
     _MEASURED.add(id)
     store, key = AnswerStore(answers_path), f"prediction:{id}"
     predicted = store.answers.get(key)
+    if store.path.exists() and store.answers.get(f"{key}:measured") != measured_choice:
+        store.save(f"{key}:measured", measured_choice)
+        store.save(f"{key}:measured_at", datetime.now().isoformat(timespec="seconds"))
     if predicted is None:
         text = (f"You did not commit a prediction (fine when the notebook runs unattended). "
                 f"The run measured: **{measured_choice}**.")
     else:
         verdict = "✓ as you predicted." if predicted == measured_choice else "✗ not what you predicted: see why below."
         text = f"You predicted **{predicted}**; the run measured **{measured_choice}** — {verdict}"
-        if store.answers.get(f"{key}:measured") != measured_choice:
-            store.save(f"{key}:measured", measured_choice)
     out = markdown_widget(f"{text}\n\n{explanation}")
     out.text = text  # for code and tests
     return out

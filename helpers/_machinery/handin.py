@@ -36,9 +36,9 @@ def export_lines(answers: Mapping[str, str]) -> list[str]:
     keys = [k for k in answers if k.startswith("prediction:") and k.count(":") == 1]
     lines += ["", "**Predictions**", ""] + ([] if keys else ["_(no prediction committed)_"])
     for key in keys:
-        measured, note = answers.get(f"{key}:measured"), answers.get(f"{key}:note")
+        measured, note, when = (answers.get(f"{key}:{k}") for k in ("measured", "note", "committed_at"))
         lines.append(f"- `{key.split(':', 1)[1]}` — {answers.get(key + ':question', '')} "
-                     f"You predicted “{answers[key]}”"
+                     f"You predicted “{answers[key]}”" + (f" (committed {when.replace('T', ' ')})" if when else "")
                      + (f"; the run measured “{measured}”" if measured else "; not measured yet")
                      + (f" ({note})" if note else "") + ".")
     return lines
