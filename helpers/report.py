@@ -47,40 +47,6 @@ def _table(header: str, align: str, rows: list[list]) -> str:
     return "\n".join([f"| {header} |", f"| {align} |", *("| " + " | ".join(map(str, row)) + " |" for row in rows)])
 
 
-def side_by_side(plain: History, fast: History, iterations: tuple[int, ...] = (1, 2, 3, 100, 200, 300)) -> str:
-    """Markdown table: loss and gradient norm of two runs at a few iterations (1 = the first) (notebook 03)."""
-    shown = [i for i in iterations if i <= min(len(plain.loss), len(fast.loss))]
-    return _table("iteration | loss, plain loop | loss, engine | gradient norm, plain loop | gradient norm, engine",
-                  "---: | ---: | ---: | ---: | ---:",
-                  [[i] + [f"{v[i - 1]:.7f}" for v in (plain.loss, fast.loss, plain.grad_norm, fast.grad_norm)]
-                   for i in shown])
-
-
-def loss_means_apart(plain: History, fast: History, last: int = 100) -> float:
-    """|mean a - mean b| / mean b of the two runs' losses over the last ``last`` iterations both have (notebook 03)."""
-    n = min(len(plain.loss), len(fast.loss))
-    a, b = mean(plain.loss[n - last:n]), mean(fast.loss[n - last:n])
-    return abs(a - b) / b
-
-
-def drift_sentence(plain: History, fast: History, tolerance: float = 1e-4, last: int = 100) -> str:
-    """Notebook 03 §2: how far two runs' losses drifted apart iteration by iteration, and on average, in words."""
-    n = min(len(plain.loss), len(fast.loss))
-    apart = [abs(p - q) / abs(q) for p, q in zip(plain.loss[:n], fast.loss[:n])]
-    worst = max(range(n), key=apart.__getitem__)
-    first = next((i for i, d in enumerate(apart) if d > tolerance), None)
-    if first is None:
-        story = (f"Over all {n} iterations the two losses stayed within **{apart[worst]:.1e}** of each other "
-                 f"(the most at iteration {worst + 1}): here the rounding differences never grew past {tolerance:.0e}.")
-    else:
-        before = f"to {max(apart[:first]):.1e} for the first {first} iterations" if first else "only at first"
-        story = (f"The two losses agreed {before}; from iteration {first + 1} on they differ by more than "
-                 f"{tolerance:.0e}, by up to **{apart[worst]:.1%}** (iteration {worst + 1}).")
-    return (f"{story} Averaged over iterations {n - last + 1}–{n}, they are {mean(plain.loss[n - last:n]):.4f} "
-            f"(plain loop) and {mean(fast.loss[n - last:n]):.4f} (engine): {loss_means_apart(plain, fast, last):.2%} "
-            f"apart.")
-
-
 def ranking(values: Mapping[str, float]) -> list[str]:
     """Names from the highest value to the lowest (notebooks 04, 05, 06)."""
     return sorted(values, key=values.get, reverse=True)

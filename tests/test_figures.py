@@ -138,7 +138,6 @@ FIGURES = {
     "plots.plot_gain_depth": lambda r3, r7, data: inline(plots.plot_gain_depth(
         (2, 4, 8, 12, 16), {g: [g ** d for d in (2, 4, 8, 12, 16)] for g in (0.7, 1.0, 1.4)})),
     "plots.plot_clipping": lambda r3, r7, data: inline(plots.plot_clipping(r3["ReLU"], r3["Tanh"], first=40)),
-    "plots.plot_drift": lambda r3, r7, data: inline(plots.plot_drift(r3["ReLU"], r3["Tanh"])),
     "plots.plot_seed_spread": lambda r3, r7, data: inline(plots.plot_seed_spread(
         {s: {n: synthetic_run(n, k + s, epochs=3) for k, n in enumerate(PRACTICAL_ACTIVATIONS)} for s in (0, 1, 2)},
         window=20)),

@@ -15,8 +15,8 @@ from helpers._machinery import questions as bank
 from helpers._machinery import answers, files, handin, widgets
 
 PRACTICAL = {
-    "role": "01", "why-nonlinear": "01", "sigmoid-vs-relu": "01", "vanishing": "01", "exploding": "01",
-    "relu-vanishing": "01", "relu-disadvantage": "01", "zero-centred": "01", "ranges": "01", "best": "04",
+    "role": "01", "why-nonlinear": "01", "ranges": "01", "relu-disadvantage": "01", "zero-centred": "02",
+    "vanishing": "03", "exploding": "03", "relu-vanishing": "04", "sigmoid-vs-relu": "04", "best": "04",
 }
 MULTIPLE_CHOICE = ["why-nonlinear", "relu-vanishing", "relu-disadvantage", "zero-centred", "ranges"]
 EXTRA = {"normalize": "02", "grad-norm-curve": "03", "layer-ratio": "05", "depth-sigmoid": "05",

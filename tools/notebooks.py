@@ -5,7 +5,8 @@
     python -m tools.notebooks --solutions OUTDIR [NOTEBOOK ...]   instructor copies, exercises solved
 
 Without paths: every ``notebooks/*.ipynb``.  Generated, and nothing else touched:
-  (a) the "Open in Colab" badge line in the first markdown cell (it names the notebook's own file);
+  (a) the "Open in Colab" badge line in the first markdown cell (it names the notebook's own file), and under it
+      the lab plan's line: the notebook's session and estimated time (``tools/lab_plan.py``);
   (b) the setup cell, the first code cell (on Colab it clones REPO_URL, so that URL lives only here);
   (c) the viva appendix, the last cell: every question asked by ``viva.ask([...])`` in the notebook,
       with its model answer in a collapsed block, for readers on GitHub or of an HTML export.
@@ -35,6 +36,7 @@ from typing import Any, Callable, Sequence
 from helpers import activations, exercises, viva
 from helpers._machinery import questions as bank
 from helpers._machinery.files import atomic_write_text
+from tools import lab_plan
 
 REPO_URL = "https://github.com/activation-lab/activation-lab"
 BRANCH = "main"
@@ -129,6 +131,18 @@ def _with_badge(text: str, name: str) -> str:
     return "\n\n".join([lines[0], colab_badge(name), *(["\n".join(lines[1:]).lstrip("\n")] if lines[1:] else [])])
 
 
+def _with_plan(text: str, name: str) -> str:
+    """The first markdown cell's text with the lab plan's line for ``name`` under the badge (tools/lab_plan.py)."""
+    estimates = lab_plan.plan()
+    mine = [e for e in estimates if e.notebook == name]
+    lines = [line for line in text.split("\n") if not line.startswith(lab_plan.PLAN_START)]
+    if not mine:
+        return "\n".join(lines)
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith(BADGE_START)), 1)
+    rest = "\n".join(lines[at:]).strip("\n")
+    return "\n".join(lines[:at]) + "\n\n" + lab_plan.plan_line(mine[0], estimates) + ("\n\n" + rest if rest else "")
+
+
 def _new_cell(nb: dict, name: str) -> dict:
     """An empty markdown cell for the appendix, with a stable id like ``c01-viva`` where the format has ids."""
     cell: dict = {"cell_type": "markdown"}
@@ -177,6 +191,9 @@ def update(nb: dict, name: str) -> list[str]:
     if _source(title) != _with_badge(_source(title), name):
         _set_source(title, _with_badge(_source(title), name))
         changes.append("rewrote the Colab badge")
+    if _source(title) != _with_plan(_source(title), name):
+        _set_source(title, _with_plan(_source(title), name))
+        changes.append("rewrote the lab plan's line")
     setup = _first(nb, "code", name)
     if _source(setup) != setup_cell():
         _set_source(setup, setup_cell())

@@ -3,7 +3,6 @@ panels, live and static: 03, 04), ``layers.py`` (per layer: 05, 06); one style, 
 
 from .notebook01 import explore_activation, plot_activations, plot_chain_gradients
 from .notebook02 import plot_samples, plot_value_histograms
-from .notebook03 import plot_drift
 from .notebook05 import (plot_activation_histograms, plot_depth_sweep, plot_layer_norms, plot_loss_by_setting,
                          plot_saturation_by_stage, plot_saturation_during_training)
 from .notebook06 import plot_clipping, plot_gain_depth, plot_init_comparison, plot_seed_spread
