@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from helpers import exercises, viva
-from tools import notebooks as authoring
+from tools import lab_plan, notebooks as authoring
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 PRACTICAL_VIVA = ["role", "why-nonlinear", "sigmoid-vs-relu", "vanishing", "exploding", "relu-vanishing",
@@ -82,9 +82,6 @@ def test_all_ten_practical_viva_questions_are_asked_and_shown():
     assert shown == [viva.question(i)["question"] for i in asked_ids]  # each asked question reads on GitHub too
 
 
-MAX_CELLS = 36  # "about 35": one lab session each
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_function_defined_in_a_notebook(path):
     """Machinery lives in helpers/, so a notebook reads as a story.  The one exception: a "Your turn" cell
@@ -100,8 +97,35 @@ def test_no_function_defined_in_a_notebook(path):
             assert allowed, f"{path.name} defines {found.group(0)!r}: move it into helpers/"
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in ("05", "06")], ids=lambda p: p.name)
-def test_gradient_flow_notebooks_fit_one_sitting(path):
-    """The gradient-flow story is two notebooks of one lab session each (the old 05 had 60 cells)."""
-    cells_in = len(json.loads(path.read_text(encoding="utf-8"))["cells"])
-    assert cells_in <= MAX_CELLS, f"{path.name} has {cells_in} cells (at most {MAX_CELLS})"
+def test_the_practical_fits_its_lab_session():
+    """The lab plan's formula (README, "Lab plan"): the practical at most 150 minutes, none of its notebooks over 50."""
+    assert lab_plan.RUN_TIMES.exists(), "run: python -m tools.lab_plan --measure"
+    practical = [e for e in lab_plan.plan() if e.session == "the practical"]
+    assert [e.notebook[:2] for e in practical] == ["01", "02", "03", "04"]
+    assert all(e.run_minutes > 0 for e in practical)
+    assert sum(e.minutes for e in practical) <= lab_plan.SESSION_LIMIT, lab_plan.plan_table(practical)
+    assert all(e.minutes <= lab_plan.NOTEBOOK_LIMIT for e in practical), lab_plan.plan_table(practical)
+
+
+def test_the_readme_and_every_first_cell_state_the_plan():
+    estimates = lab_plan.plan()
+    readme = lab_plan.README.read_text(encoding="utf-8")
+    assert readme == lab_plan.readme_with_plan(readme, estimates), "run: python -m tools.lab_plan --readme"
+    for e in estimates:
+        first = cells(lab_plan.NOTEBOOKS / e.notebook, "markdown")[0]
+        assert lab_plan.plan_line(e, estimates) in first, "run: python -m tools.notebooks --sync"
+
+
+def test_the_estimate_counts_what_a_student_works_through(tmp_path):
+    nb = {"cells": [{"cell_type": "markdown", "source": ["# T\n", "_Lab plan: x y z_"]},
+                    {"cell_type": "code", "source": ["setup cell, not counted"]},
+                    {"cell_type": "markdown", "source": ["one two three"]},
+                    {"cell_type": "code", "source": ['# Your turn: grad_norm\ndef f(): ...\nviva.ask(["a", "b"])']},
+                    {"cell_type": "markdown", "source": ["### Optional: six words in this heading"]},
+                    {"cell_type": "code", "source": ["# Your turn: collapse\nx"]},
+                    {"cell_type": "markdown", "source": ["## Sources\n", "many words here"]}]}
+    path = tmp_path / "99_test.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    e = lab_plan.estimate(path, {"99_test.ipynb": 120.0})
+    assert (e.prose_words, e.code_words, e.exercises, e.answers, e.optional_exercises) == (5, 9, 1, 2, 1)
+    assert e.minutes == pytest.approx(5 / 150 + 9 / 100 + 10 + 6 + 2)

@@ -2,6 +2,7 @@
 
     python -m tools.lab_plan              print the plan (a Markdown table, as the README shows it)
     python -m tools.lab_plan --measure    run every notebook from an empty cache, timed; writes RUN_TIMES
+    python -m tools.lab_plan --readme     write the table into README.md (between its lab-plan markers)
 
 The estimate for one notebook, in minutes (README, "Lab plan"):
 
@@ -9,7 +10,8 @@ The estimate for one notebook, in minutes (README, "Lab plan"):
     +  its run time from an empty cache, measured on a 2-core laptop CPU (``--measure``)
 
 Prose: the Markdown cells, without the generated viva appendix, the sources list and the plan line itself.
-Code: the code cells, without the generated setup cell.  ``tools/notebooks.py --sync`` writes each notebook's
+Code: the code cells, without the generated setup cell.  A part under a heading "### Optional ..." (an exercise
+for students who finish early) is not counted.  ``tools/notebooks.py --sync`` writes each notebook's
 plan line into its first cell from these numbers; ``tests/test_notebooks.py`` checks the limits below.
 """
 
@@ -33,7 +35,7 @@ SESSIONS = {"the practical": ("01", "02", "03", "04"), "the deep dive": ("05", "
 SESSION_LIMIT, NOTEBOOK_LIMIT = 150, 50  # minutes: the practical fits a 3-hour lab session with slack
 PROSE_WPM, CODE_WPM, EXERCISE_MIN, ANSWER_MIN = 150, 100, 10, 3
 PLAN_START = "_Lab plan:"
-OPTIONAL = "### Optional"  # an exercise whose Markdown cell starts so is for students who finish early: not counted  # the plan line in each notebook's first cell starts with this
+OPTIONAL = "### Optional"  # a part under such a heading is for students who finish early: not counted  # the plan line in each notebook's first cell starts with this
 ASKED = re.compile(r"\bviva\.(?:ask|observe)\(\s*\[([^\]]*)\]")
 QUOTED = re.compile(r"""["']([^"']+)["']""")
 
@@ -49,6 +51,7 @@ class Estimate:
     exercises: int
     answers: int  # viva questions and observation boxes
     run_minutes: float
+    optional_exercises: int = 0
 
     @property
     def minutes(self) -> float:
@@ -57,14 +60,20 @@ class Estimate:
 
 
 def session_of(name: str) -> str:
-    return next(session for session, numbers in SESSIONS.items() if name[:2] in numbers)
+    return next((session for session, numbers in SESSIONS.items() if name[:2] in numbers), "")
 
 
-def _counted(cell: dict, index: int) -> bool:
-    text = "".join(cell["source"])
-    if cell["cell_type"] == "markdown":
-        return not (text.startswith("<!-- viva-appendix -->") or text.startswith("## Sources"))
-    return index != 1  # the generated setup cell
+def _counted(cells: list[dict]) -> list[tuple[dict, int]]:
+    """The cells a student works through: not the generated ones, nor an optional exercise (to the next heading)."""
+    kept, optional = [], False
+    for index, cell in enumerate(cells):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and text.startswith("#"):
+            optional = text.startswith(OPTIONAL)
+        generated = text.startswith(("<!-- viva-appendix -->", "## Sources")) or index == 1  # 1: the setup cell
+        if not (optional or generated):
+            kept.append((cell, index))
+    return kept
 
 
 def _words(cell: dict) -> int:
@@ -75,16 +84,17 @@ def _words(cell: dict) -> int:
 def estimate(path: Path, run_times: dict[str, float] | None = None) -> Estimate:
     """Count one notebook's prose, code, exercises and answers; its run time comes from RUN_TIMES."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    kept = [(c, i) for i, c in enumerate(cells) if _counted(c, i)]
+    kept = _counted(cells)
     code = [c for c, _ in kept if c["cell_type"] == "code"]
     sources = ["".join(c["source"]) for c in code]
-    optional = {i + 1 for i, c in enumerate(cells) if "".join(c["source"]).startswith(OPTIONAL)}
     times = read_run_times() if run_times is None else run_times
     return Estimate(path.name, session_of(path.name),
                     sum(_words(c) for c, _ in kept if c["cell_type"] == "markdown"), sum(_words(c) for c in code),
-                    sum("".join(c["source"]).startswith("# Your turn:") and i not in optional for c, i in kept),
+                    sum(s.startswith("# Your turn:") for s in sources),
                     sum(len(QUOTED.findall(m.group(1))) for s in sources for m in ASKED.finditer(s)),
-                    times.get(path.name, 0.0) / 60)
+                    times.get(path.name, 0.0) / 60,
+                    sum("".join(c["source"]).startswith("# Your turn:") for c in cells) - sum(
+                        s.startswith("# Your turn:") for s in sources))
 
 
 def read_run_times() -> dict[str, float]:
@@ -102,8 +112,9 @@ def plan_line(e: Estimate, estimates: list[Estimate]) -> str:
     total = sum(x.minutes for x in same)
     return (f"{PLAN_START} {e.session}, notebook {same.index(e) + 1} of {len(same)} (about {total:.0f} minutes in "
             f"all). This notebook: about **{e.minutes:.0f} minutes** (reading {e.prose_words / PROSE_WPM + e.code_words / CODE_WPM:.0f}, "
-            f"exercises {EXERCISE_MIN * e.exercises}, answers {ANSWER_MIN * e.answers}, running {e.run_minutes:.0f}); "
-            "how it is estimated: README, \"Lab plan\"._")
+            f"exercises {EXERCISE_MIN * e.exercises}, answers {ANSWER_MIN * e.answers}, running {e.run_minutes:.0f})"
+            + (", and an optional exercise for those who finish early" if e.optional_exercises else "")
+            + "; how it is estimated: README, \"Lab plan\"._")
 
 
 def plan_table(estimates: list[Estimate]) -> str:
@@ -116,6 +127,16 @@ def plan_table(estimates: list[Estimate]) -> str:
                  f"{e.run_minutes:.1f} | **{e.minutes:.0f}** |" for e in same]
         rows.append(f"| **{session}, in all** | | | | | | | **{sum(e.minutes for e in same):.0f}** |")
     return "\n".join(rows)
+
+
+README = ROOT / "README.md"
+TABLE_START, TABLE_END = "<!-- lab-plan -->", "<!-- /lab-plan -->"
+
+
+def readme_with_plan(text: str, estimates: list[Estimate]) -> str:
+    """The README's text with the plan table between its markers."""
+    head, rest = text.split(TABLE_START, 1)
+    return head + TABLE_START + "\n" + plan_table(estimates) + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
 
 
 def measure(paths: list[Path]) -> dict[str, float]:
@@ -136,12 +157,15 @@ def measure(paths: list[Path]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true", help="time every notebook and write RUN_TIMES")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args(argv)
     if args.measure:
         paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
         RUN_TIMES.write_text(json.dumps({"machine": f"{os.cpu_count()} CPUs, {sys.platform}",
                                          "measured": time.strftime("%Y-%m-%d"), "seconds": measure(paths)},
                                         indent=1) + "\n", encoding="utf-8")
+    if args.readme:
+        README.write_text(readme_with_plan(README.read_text(encoding="utf-8"), plan()), encoding="utf-8")
     print(plan_table(plan()))
     return 0
 
