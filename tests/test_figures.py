@@ -32,7 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from helpers import plots, theory  # noqa: E402
-from helpers.plots import notebook01, notebook02, notebook03, notebook05, notebook06, panels  # noqa: E402
+from helpers.plots import notebook01, notebook02, notebook05, notebook06, panels  # noqa: E402
 from helpers._machinery import figure_style as S  # noqa: E402
 from helpers.activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS  # noqa: E402
 from helpers.history import History  # noqa: E402
@@ -325,7 +325,7 @@ def test_figure_reads_on_a_lab_screen(name, runs3, runs7, tiny_data):
 
 def test_every_figure_function_is_rendered():
     """A new public figure function must be added to FIGURES (and so pass the checks)."""
-    public = {f"plots.{n}" for module in (S, panels, notebook01, notebook02, notebook03, notebook05, notebook06)
+    public = {f"plots.{n}" for module in (S, panels, notebook01, notebook02, notebook05, notebook06)
               for n, f in inspect.getmembers(module, inspect.isfunction)
               if f.__module__ == module.__name__ and not n.startswith("_")
               and str(inspect.signature(f).return_annotation).endswith("Figure")}
