@@ -1,7 +1,8 @@
 """Viva (oral exam) questions: the texts live once, in ``viva_questions.json``; this module shows them.
 
 ``viva.ask(["role", "ranges"])`` shows questions to answer (saved as you type), with a self-check and the model
-answer; ``viva.export_button()`` (notebook 06) or ``python -m helpers.viva --export out.md`` writes your answers and
+answer; entries of kind "observation" (notebook 04 §7) are the practical's observations, read from your own run;
+``viva.export_button()`` (notebook 06) or ``python -m helpers.viva --export out.md`` writes your answers and
 exercises into one Markdown file to hand in.  Widgets, answers file and export: ``_machinery/``.
 """
 

@@ -124,7 +124,8 @@ def test_question_unknown_id_lists_valid_ids():
 
 
 def test_questions_for_and_order():
-    assert [q["id"] for q in bank.questions_for("04")] == ["best"]
+    assert [q["id"] for q in bank.questions_for("04")] == ["obs-loss", "obs-accuracy", "obs-gradients",
+                                                            "obs-conclusion", "best"]  # the observations: §7
     assert {q["id"] for q in bank.questions_for("01")} == {k for k, v in PRACTICAL.items() if v == "01"}
     notebooks = [q["notebook"] for q in bank.load_questions()]
     assert notebooks == sorted(notebooks)

@@ -1,4 +1,4 @@
-"""The hand-in: every viva question with the student's answer, then every exercise's status, in one Markdown file.
+"""The hand-in: every viva question and observation with the student's answer, then every exercise's status.
 
 ``viva.export_button()`` (notebook 06) and ``python -m helpers.viva --export OUT.md`` come here; the questions
 come from ``questions.py``, which knows nothing of viva or the exercises: no import cycle.
@@ -52,12 +52,16 @@ def export_markdown(answers: Mapping[str, str],
     number = 0
     for notebook in questions.NOTEBOOKS:
         qs = questions.questions_for(notebook)
-        lines += ["", f"## Notebook {notebook}"] if qs else []
-        for number, q in enumerate(qs, number + 1):  # numbered on across the notebooks
-            text = (answers.get(q["id"]) or "").strip()
-            lines += ["", f"### {number}. {q['question']}", "", text or NO_ANSWER]
-            if include_model_answers:
-                lines += ["", questions.model_answer_details(q, (fill_by_id or {}).get(q["id"]))]
+        for kind, heading in (("observation", f"## Notebook {notebook} — observations"),
+                              ("viva", f"## Notebook {notebook}")):
+            group = [q for q in qs if q.get("kind", "viva") == kind]
+            lines += ["", heading] if group else []
+            for q in group:  # viva questions numbered on across the notebooks; observations carry their (a)-(d)
+                number += kind == "viva"
+                text = (answers.get(q["id"]) or "").strip()
+                lines += ["", f"### {f'{number}. ' if kind == 'viva' else ''}{q['question']}", "", text or NO_ANSWER]
+                if include_model_answers:
+                    lines += ["", questions.model_answer_details(q, (fill_by_id or {}).get(q["id"]))]
     return "\n".join(lines + export_lines(answers)) + "\n"
 
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 _QUESTIONS_FILE = Path(__file__).parent.parent / "viva_questions.json"  # the texts, written once
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
+KINDS = ("viva", "observation")  # "kind" of an entry: a viva question (the default), or a practical's observation
 _PENDING = "_(In the notebook, this first part is built from your own run: see the question's widget.)_"
 
 
@@ -44,6 +45,8 @@ def _validate_questions(data: Any) -> list[str]:
         seen.add(q.get("id"))
         if q.get("notebook") not in NOTEBOOKS:
             problems.append(f"{where}: notebook must be one of {', '.join(NOTEBOOKS)}")
+        if q.get("kind", "viva") not in KINDS:
+            problems.append(f"{where}: kind must be one of {', '.join(KINDS)}")
         if "choices" in q:
             choices, correct = q["choices"], q.get("correct")
             if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):

@@ -125,8 +125,11 @@ def question_widgets(q: dict, answer_md: str, store: AnswerStore, status: ipywid
     """One question's widgets: its answer, saved at every change, and ``answer_md`` once written or skipped."""
     import ipywidgets as w
 
-    title = markdown_widget(f"**Viva:** {q['question']}")
-    textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder="Write your own answer first...",
+    observation = q.get("kind") == "observation"  # the practical's observations: read from your own run
+    title = markdown_widget(f"**{'Your observation' if observation else 'Viva'}:** {q['question']}")
+    hint = ("Write 2–3 sentences from your own plots and tables first..." if observation
+            else "Write your own answer first...")
+    textarea = w.Textarea(value=store.answers.get(q["id"], ""), placeholder=hint,
                           layout=w.Layout(width="100%", height="7em"))
     reveal = w.Button(description="Show model answer", layout=w.Layout(width="auto"),
                       disabled=not textarea.value.strip(), tooltip="Write your own answer first")

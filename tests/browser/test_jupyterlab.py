@@ -352,3 +352,28 @@ def test_live_image_sampling(page, lab_server, artifacts_dir):
         assert page.locator(CELL).nth(1).locator(OUTPUT_IMG).count() == 1  # updated in place
     finally:
         screenshot(page, artifacts_dir / "_selftest_live.png")
+
+
+def test_observation_box_saves_and_reveals_the_reading(page, lab_server, artifacts_dir):
+    """Notebook 04 §7's observation boxes, in a small notebook calling the same API (no training): an observation
+    typed in the box is saved to the answers file, and only then does the button open the run's reading."""
+    name = "_selftest_observation.ipynb"
+    write_notebook(lab_server.root_dir, name, [
+        "from helpers import viva\nreadings = {k: f'Model reading ({k}): Sigmoid made 2.88 % errors.' for k in "
+        "('loss_reading', 'accuracy_reading', 'gradient_reading', 'conclusion_reading')}",
+        'viva.ask(["obs-loss", "obs-accuracy", "obs-gradients", "obs-conclusion"], fill=readings)',
+    ])
+    try:
+        open_notebook(page, lab_server, name)
+        state = run_and_wait(page, name, 120)
+        assert not state["errors"] and not state["pending"], describe(state)
+        box = page.locator(CELL).nth(1)
+        assert box.locator("textarea").count() == 4
+        assert "Your observation: (a) Loss curves." in box.inner_text()
+        text = check_viva(page, 1)  # types into the first box, then opens its reading
+        assert text.startswith("Model reading (loss_reading): Sigmoid made 2.88 % errors."), text
+        assert "How to read it" in text
+        saved = json.loads((lab_server.root_dir.parent / "answers.json").read_text(encoding="utf-8"))
+        assert saved["obs-loss"] == "My answer, written before reading the model answer."
+    finally:
+        screenshot(page, artifacts_dir / "_selftest_observation.png")
