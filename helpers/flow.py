@@ -45,29 +45,26 @@ def capture_activations(model: MLP, x: torch.Tensor) -> list[torch.Tensor]:
     return outputs
 
 
-def _saturated_fraction(activation: str, a: torch.Tensor, threshold: float = SATURATION_THRESHOLD) -> float:
-    """Share of the outputs ``a`` of Sigmoid/Tanh whose derivative is < threshold · its maximum (notebook 05 §2)."""
+def _stuck(activation: str, a: torch.Tensor, threshold: float) -> torch.Tensor:
+    """True where a Sigmoid/Tanh output's derivative is < threshold · its maximum, or where a ReLU output is 0."""
+    if activation == "ReLU":
+        return a <= 0
     if activation not in _SATURATING:
-        raise ValueError(f"_saturated_fraction knows Sigmoid and Tanh, not {activation!r}.")
-    peak = 0.25 if activation == "Sigmoid" else 1.0
-    slope = DERIVATIVES[activation](None, a)  # for these two, f' needs only the output a = f(z)
-    return (slope < threshold * peak).double().mean().item()
+        raise ValueError(f"saturation_per_layer measures Sigmoid, Tanh (saturation) and ReLU (dead units), "
+                         f"not {activation!r}.")
+    return DERIVATIVES[activation](None, a) < threshold * (0.25 if activation == "Sigmoid" else 1.0)  # f' from a = f(z)
 
 
-def _dead_fraction(a: torch.Tensor) -> float:
-    """Share of units (columns of ``a`` [N, units], ReLU outputs) that are 0 for every one of the N inputs."""
-    return (a <= 0).all(dim=0).double().mean().item()
-
-
-def saturation_per_layer(model: MLP, x: torch.Tensor, threshold: float = SATURATION_THRESHOLD) -> list[float]:
-    """Per hidden layer: the saturated share (Sigmoid/Tanh) or the dead-unit share (ReLU) on the batch ``x`` (notebooks 04, 05)."""
-    name = model.activation
-    outs = capture_activations(model, x)
-    if name in _SATURATING:
-        return [_saturated_fraction(name, a, threshold) for a in outs]
-    if name == "ReLU":
-        return [_dead_fraction(a) for a in outs]
-    raise ValueError(f"saturation_per_layer measures Sigmoid, Tanh (saturation) and ReLU (dead units), not {name!r}.")
+def saturation_per_layer(model: MLP, x: torch.Tensor, threshold: float = SATURATION_THRESHOLD,
+                         chunk: int = 10_000) -> list[float]:
+    """Per hidden layer over all of ``x``, in chunks: saturated share (Sigmoid, Tanh), dead-unit share (ReLU) (notebooks 04, 05)."""
+    counts: list[torch.Tensor] = []  # per layer and unit: on how many images it was saturated or 0
+    for start in range(0, len(x), chunk):
+        part = [_stuck(model.activation, a, threshold).sum(0) for a in capture_activations(model, x[start:start + chunk])]
+        counts = [c + p for c, p in zip(counts, part)] if counts else part
+    if model.activation == "ReLU":
+        return [(c == len(x)).double().mean().item() for c in counts]
+    return [c.sum().item() / (len(x) * c.numel()) for c in counts]
 
 
 def activation_variance(model: MLP, x: torch.Tensor) -> list[float]:

@@ -79,6 +79,39 @@ def expected_vs_measured(runs: Mapping[str, History]) -> str:
                    for name, h in runs.items() if name in EXPECTED_TEST_ACC for low, high in [EXPECTED_TEST_ACC[name]]])
 
 
+def fast_start_sentence(first_epoch_loss: Mapping[str, float], test_acc: Mapping[str, float]) -> str:
+    """Notebook 04 §4: whether the activation with the lowest first-epoch loss also ended best on the test images."""
+    fast, best = min(first_epoch_loss, key=first_epoch_loss.get), max(test_acc, key=test_acc.get)
+    if fast == best:
+        return (f"{fast} had the lowest loss in the first epoch and also ended with the best test accuracy: in this run "
+                "the fastest start won. ")
+    return (f"{fast} had the lowest loss in the first epoch, but {best} ended with the best test accuracy: a fast start "
+            "did not decide the final order. ")
+
+
+def momentum_sentence(sgd: Mapping[str, float], momentum: Mapping[str, float]) -> str:
+    """Notebook 05 §4: what momentum did to each activation's test accuracy, and to the ReLU − Sigmoid gap."""
+    gain = {n: momentum[n] - sgd[n] for n in sgd}
+    before, after = sgd["ReLU"] - sgd["Sigmoid"], momentum["ReLU"] - momentum["Sigmoid"]
+    others = [n for n in sgd if n != "Sigmoid"]
+    return ("Momentum took " + " and ".join(f"{n} from {pct(sgd[n])} to {pct(momentum[n])}" for n in others)
+            + (", but Sigmoid only" if all(gain["Sigmoid"] < gain[n] for n in others) else ", and Sigmoid")
+            + f" from {pct(sgd['Sigmoid'])} to {pct(momentum['Sigmoid'])}: the ReLU − Sigmoid gap "
+            f"{'widened' if after > before else 'narrowed'} from {100 * before:.1f} to {100 * after:.1f} points.")
+
+
+def expected_gap_sentence(gap: Mapping[str, float]) -> str:
+    """Notebook 05 §4: each setting's ReLU − Sigmoid test-accuracy gap beside the practical's expected one."""
+    relu, sigmoid = EXPECTED_TEST_ACC["ReLU"], EXPECTED_TEST_ACC["Sigmoid"]
+    span = (relu[0] - sigmoid[1], relu[1] - sigmoid[0])
+    apart = {o: max(span[0] - g, g - span[1], 0) for o, g in gap.items()}
+    inside = [o for o, d in apart.items() if d == 0]
+    return (f"The practical's expected results put ReLU {100 * span[0]:.0f}–{100 * span[1]:.0f} points above Sigmoid; "
+            "here ReLU − Sigmoid is " + ", ".join(f"{100 * g:+.1f} with {o} ({verdict(g, span)})" for o, g in gap.items())
+            + ". " + (f"In the range: {', '.join(inside)}." if inside else
+                      f"None is in the range; the closest is {min(apart, key=apart.get)}."))
+
+
 def last_epoch_mean(values: list[float], per_epoch: int) -> float:
     """Mean over the last epoch's iterations (notebook 04)."""
     return mean(values[-per_epoch:])

@@ -76,12 +76,12 @@ def sweep_catching(what: str, activations: Sequence[str], config: TrainConfig, *
 
 def saturation_during_training(activations: Sequence[str], config: TrainConfig, *,
                                data: MNISTTensors | None = None, data_name: str = _MNIST_DATA,
-                               eval_images: int = 1000, progress: bool = True,
+                               eval_images: int | None = None, progress: bool = True,
                                retrain: bool = False) -> dict[str, list[tuple[int, list[float]]]]:
-    """Per activation: (iteration, :func:`saturation_per_layer`) at initialisation and during training (notebook 05)."""
+    """Per activation: (iteration, :func:`saturation_per_layer` over the training images or their first ``eval_images``) (notebook 05)."""
     names = [activation_name(a) for a in activations]
     data = data if data is not None else load_mnist(pick_device(config.device))
-    x = data.test_x[:eval_images]
+    x = data.train_x[:eval_images]
 
     def compute() -> dict[str, list[tuple[int, list[float]]]]:
         start = {n: build_mlp(n, config.seed, hidden=config.hidden, init=config.init, init_gain=config.init_gain)
@@ -96,7 +96,7 @@ def saturation_during_training(activations: Sequence[str], config: TrainConfig, 
         return curve
 
     key = _sweep_key("saturation during training", config, names, data_name=data_name,
-                    measured_on=f"first {eval_images} test images", threshold=SATURATION_THRESHOLD)
+                    measured_on=f"first {len(x)} training images", threshold=SATURATION_THRESHOLD)
     return cached(key, compute, retrain=retrain)
 
 

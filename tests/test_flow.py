@@ -20,9 +20,8 @@ from helpers.data import MNISTTensors
 from helpers._machinery.training import epoch_order
 from helpers._machinery.cache import CACHE_FORMAT, CACHE_VARIABLE, cache_dir, cache_path, cached, key_json, load_cached
 from helpers.activations import DERIVATIVES
-from helpers.flow import (SATURATION_THRESHOLD, activation_variance, capture_activations, _dead_fraction, first_last_ratio,
-                          history_ratio, layer_grad_norms_at_init, mean_std, _saturated_fraction,
-                          saturation_per_layer)
+from helpers.flow import (SATURATION_THRESHOLD, activation_variance, capture_activations, first_last_ratio, history_ratio,
+                          layer_grad_norms_at_init, mean_std, saturation_per_layer, _stuck)
 from helpers.sweeps import _MNIST_DATA, saturation_during_training, sweep, sweep_catching, _sweep_key, try_it_panel
 from helpers.plots import (plot_layer_norms, plot_layer_profiles, plot_saturation_by_stage,
                            plot_saturation_during_training)
@@ -62,23 +61,46 @@ def test_saturation_reads_the_derivative_from_the_output_alone():
         (d,) = torch.autograd.grad(f(z).sum(), z)
         assert torch.allclose(DERIVATIVES[name](None, f(z).detach()), d, atol=1e-6)
     with pytest.raises(ValueError):
-        _saturated_fraction("ReLU", z)
+        _stuck("GELU", z, SATURATION_THRESHOLD)
 
 
-def test_saturated_fraction_on_hand_made_values():
+def test_saturated_values_on_hand_made_values():
     # sigmoid'(z) < 0.01 * 0.25  <=>  |z| > about 5.99; tanh'(z) < 0.01  <=>  |z| > about 2.99
     z = torch.tensor([[0.0, 1.0, 5.0, 7.0, -8.0]])
-    assert _saturated_fraction("Sigmoid", torch.sigmoid(z)) == pytest.approx(2 / 5)
-    assert _saturated_fraction("Tanh", torch.tanh(z)) == pytest.approx(3 / 5)
-    assert _saturated_fraction("Tanh", torch.tanh(z), threshold=1e-9) == 0.0
+    assert _stuck("Sigmoid", torch.sigmoid(z), SATURATION_THRESHOLD).tolist() == [[False, False, False, True, True]]
+    assert _stuck("Tanh", torch.tanh(z), SATURATION_THRESHOLD).tolist() == [[False, False, True, True, True]]
+    assert not _stuck("Tanh", torch.tanh(z), 1e-9).any()
     assert SATURATION_THRESHOLD == 0.01
 
 
-def test_dead_fraction_counts_units_zero_for_every_input():
-    a = torch.tensor([[0.0, 1.0, 0.0, 0.0],
-                      [0.0, 0.0, 2.0, 0.0],
-                      [0.0, 0.0, 0.0, 0.0]])
-    assert _dead_fraction(a) == pytest.approx(2 / 4)  # columns 0 and 3
+def _identity_relu(units: int) -> nn.Module:
+    """A ReLU MLP whose hidden unit j outputs max(0, pixel j): its dead units are set by the images alone."""
+    model = build_mlp("ReLU", 0, hidden=(units,))
+    with torch.no_grad():
+        first = model.linears()[0]
+        first.weight.zero_()
+        first.weight[:, :units] = torch.eye(units)
+        first.bias.zero_()
+    return model
+
+
+def test_a_dead_unit_is_zero_for_every_image_however_the_images_are_chunked():
+    x = torch.zeros(5, 784)
+    x[:, 1] = torch.tensor([-1.0, -2.0, 0.0, -1.0, 3.0])  # unit 1: alive on the last image only (the last chunk of 2)
+    x[:, 2] = 1.0  # unit 2: alive on every image; units 0 and 3: 0 on every image, dead
+    model = _identity_relu(4)
+    assert saturation_per_layer(model, x) == saturation_per_layer(model, x, chunk=2) == [0.5]
+    assert saturation_per_layer(model, x[:4], chunk=3) == [0.75]  # without the last image, unit 1 is dead too
+
+
+def test_saturated_share_over_chunks_equals_one_pass(batch):
+    x, _ = batch
+    model = build_mlp("Sigmoid", 0, hidden=(8, 8))
+    with torch.no_grad():
+        model.linears()[0].weight.mul_(40)  # some values saturate, not all
+    shares = saturation_per_layer(model, x)
+    assert 0 < shares[0] < 1
+    assert saturation_per_layer(model, x, chunk=5) == pytest.approx(shares)
 
 
 def test_saturation_per_layer_on_a_network_forced_into_saturation_and_death(batch):
@@ -370,7 +392,7 @@ def test_saturation_during_training_measures_at_start_and_every_epoch(trainings)
     assert list(curve) == ["Sigmoid", "ReLU"]
     assert [i for i, _ in curve["ReLU"]] == [0, 4, 8]  # 4 iterations per epoch; flushes come every 50
     assert all(len(values) == 3 and all(0 <= v <= 1 for v in values) for n in curve for _, values in curve[n])
-    x = tiny_data().test_x[:32]
+    x = tiny_data().train_x[:32]  # measured on the training images
     assert curve["Sigmoid"][0][1] == saturation_per_layer(build_mlp("Sigmoid", 0, hidden=(16, 16, 16)), x)
     again = saturation_during_training(["Sigmoid", "ReLU"], config, data=tiny_data(), data_name="noise",
                                        eval_images=32, progress=False)
