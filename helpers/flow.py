@@ -1,4 +1,4 @@
-"""Measuring gradient flow (notebooks 04-06): per-layer gradient norms, saturation and dead units.
+"""Measuring gradient flow (notebooks 03-06): per-layer gradient norms, saturation and dead units.
 
 Each function works on an ordinary :class:`~helpers.model.MLP` (``History.model`` after training, or
 ``build_mlp(...)`` for the network at initialisation) and a fixed batch of images, or on a run's ``History``.
@@ -105,6 +105,17 @@ def history_ratio(history: History, where: str = "start", window: int = 20) -> f
     if not rows:
         raise ValueError("The history has no recorded iterations.")
     return mean(r[0] for r in rows) / mean(r[-1] for r in rows)
+
+
+def layer_shares(history: History, window: slice = slice(None)) -> tuple[list[float], list[float]]:
+    """Per Linear weight, input side first: mean gradient norm and mean share of the squared global norm over ``window`` (notebooks 03 §6, 04 §2, 05 §1)."""
+    # share = ‖∂L/∂W_l‖² / ‖∇θ L‖² at each iteration, then averaged; the weights' shares add up to less than 1: the
+    # global norm also counts the biases.
+    rows, totals = history.layer_grad_norms[window], history.grad_norm[window]
+    if not rows:
+        raise ValueError("The history has no recorded iterations in this window.")
+    return ([mean(r[i] for r in rows) for i in range(len(rows[0]))],
+            [mean((r[i] / g) ** 2 for r, g in zip(rows, totals)) for i in range(len(rows[0]))])
 
 
 def mean_std(curves: Sequence[Sequence[float]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -35,7 +35,7 @@ from helpers import plots, theory  # noqa: E402
 from helpers.plots import notebook01, notebook02, notebook05, notebook06, panels  # noqa: E402
 from helpers._machinery import figure_style as S  # noqa: E402
 from helpers.activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS  # noqa: E402
-from helpers.history import History  # noqa: E402
+from helpers.history import History, Progress  # noqa: E402
 
 COLUMN_PX = 1000  # JupyterLab's notebook column: a wider image is shrunk to it
 INLINE_DPI = 100  # the inline backend renders a figure at its dpi, matplotlib's default 100
@@ -84,14 +84,14 @@ def histogram_outputs() -> dict:
                    for stage in ("initialisation", "after 2 epochs")} for name in PRACTICAL_ACTIVATIONS}
 
 
-def live(runs: dict[str, History], iterations: int | None = None):
-    """The live figure after a redraw (``iterations``: as it looks that far into training)."""
+def live(runs: dict[str, History], iterations: int | None = None, layers: bool = False):
+    """The live figure after a redraw (``iterations``: as it looks that far into training; ``layers``: 4 panels)."""
     if iterations is not None:
         epochs = iterations // 120
         runs = {n: History(n, h.config, h.loss[:iterations], h.grad_norm[:iterations],
                            h.layer_grad_norms[:iterations], h.train_acc[:epochs], h.test_acc[:epochs])
                 for n, h in runs.items()}
-    plot = plots.LivePlot()
+    plot = plots.LivePlot(layers=layers)
     plot.redraw(runs, f"epoch 1, iteration {iterations or 600} of 600")
     return plot.fig, getattr(plot, "dpi", 72), False  # a PNG at its own dpi, not cropped
 
@@ -113,6 +113,11 @@ FIGURES = {
     "plots.LivePlot, one activation": lambda r3, r7, data: live({"Sigmoid": r3["Sigmoid"]}),
     "plots.LivePlot, during epoch 1": lambda r3, r7, data: live(r3, iterations=60),
     "plots.LivePlot, during epoch 2": lambda r3, r7, data: live(r3, iterations=130),
+    "plots.LivePlot, per layer": lambda r3, r7, data: live(r3, layers=True),
+    "plots.LivePlot, per layer, one activation": lambda r3, r7, data: live({"ReLU": r3["ReLU"]}, layers=True),
+    "plots.LivePlot, per layer, during epoch 1": lambda r3, r7, data: live(r3, iterations=60, layers=True),
+    "plots.plot_comparison, per layer": lambda r3, r7, data: inline(
+        plots.plot_comparison(r3, panels=("loss", "accuracy", "grad_norm", "layers"))),
     "plots.plot_layer_norms": lambda r3, r7, data: inline(plots.plot_layer_norms(
         r3, "Per-layer weight-gradient norms, 5 hidden layers, Adam (layer 1 = input side)")),
     "plots.plot_saturation_during_training": lambda r3, r7, data: inline(plots.plot_saturation_during_training(CURVE)),
@@ -368,6 +373,40 @@ def test_live_figure_stays_readable_while_training(total):
                      for n, h in full.items()}, f"epoch {epochs + 1}, iteration {iterations} of 4690", total)
         problems = readability_problems(plot.fig, plot.dpi, False)
         assert problems == [], f"after {iterations} iterations:\n  " + "\n  ".join(problems)
+
+
+def test_live_figure_is_redrawn_at_every_epoch_end(runs3):
+    """However costly or recent the last redraw, an epoch's end is drawn; within an epoch the throttle decides."""
+    plot = plots.LivePlot(min_interval=1e9)  # no redraw within an epoch
+    for epoch in (1, 2, 3):
+        for iteration in range(50, 120, 50):
+            plot(Progress(epoch, (epoch - 1) * 120 + iteration, 360, runs3, epoch_end=False))
+        plot(Progress(epoch, epoch * 120, 360, runs3, epoch_end=True))
+    assert plot.updates == 3 and plot.epochs_drawn == [1, 2, 3]
+    plot = plots.LivePlot(min_interval=0.0, max_share=1e9)  # every call within an epoch redraws too
+    plot(Progress(1, 50, 360, runs3, epoch_end=False))
+    plot.draw_seconds = 1e9  # drawing has cost "too much": only the epoch's end is still drawn
+    plot(Progress(1, 100, 360, runs3, epoch_end=False))
+    plot(Progress(1, 120, 360, runs3, epoch_end=True))
+    assert plot.updates == 2 and plot.epochs_drawn == [1]
+
+
+def test_per_layer_panel_has_a_line_per_layer_and_activation(runs3):
+    plot = plots.LivePlot(layers=True)
+    plot.redraw(runs3, "", 600)
+    static = plots.plot_comparison(runs3, panels=("loss", "accuracy", "grad_norm", "layers"))
+    for fig_panels in (plot.panels, dict(zip(("loss", "accuracy", "grad_norm", "layers"), static.axes))):
+        ax = fig_panels["layers"]
+        assert ax.get_yscale() == "log" and ax.get_title() == "Gradient norm per layer"
+        assert len(ax.lines) == 3 * len(runs3) and all(len(line.get_xdata()) > 0 for line in ax.lines)
+        assert len({(line.get_color(), line.get_linestyle()) for line in ax.lines}) == 9  # activation x layer
+        assert ax.get_shared_y_axes().joined(ax, fig_panels["grad_norm"])  # one scale with the global norm
+    sigmoid_first = plot.panels["layers"].lines[0]  # Sigmoid's first hidden layer: its moving average
+    assert sigmoid_first.get_ydata()[-1] == pytest.approx(
+        sum(r[0] for r in runs3["Sigmoid"].layer_grad_norms[-50:]) / 50)
+    legend = " ".join(t.get_text() for t in static.legends[0].get_texts())
+    assert "hidden layer 1" in legend and "output layer" in legend
+    plt.close(static)
 
 
 def test_live_png_is_no_wider_than_the_column(runs3):

@@ -21,7 +21,7 @@ from helpers._machinery.training import epoch_order
 from helpers._machinery.cache import CACHE_FORMAT, CACHE_VARIABLE, cache_dir, cache_path, cached, key_json, load_cached
 from helpers.activations import DERIVATIVES
 from helpers.flow import (SATURATION_THRESHOLD, activation_variance, capture_activations, first_last_ratio, history_ratio,
-                          layer_grad_norms_at_init, mean_std, saturation_per_layer, _stuck)
+                          layer_grad_norms_at_init, layer_shares, mean_std, saturation_per_layer, _stuck)
 from helpers.sweeps import _MNIST_DATA, saturation_during_training, sweep, sweep_catching, _sweep_key, try_it_panel
 from helpers.plots import (plot_layer_norms, plot_layer_profiles, plot_saturation_by_stage,
                            plot_saturation_during_training)
@@ -141,6 +141,20 @@ def test_first_last_ratio_and_history_ratio():
         history_ratio(h, "middle")
     with pytest.raises(ValueError):
         history_ratio(History("ReLU", {}), "start")
+
+
+def test_layer_shares_on_a_hand_made_history():
+    """Mean norm per layer, and the mean share ‖∂L/∂W_l‖² / ‖∇θ L‖² (the biases hold the rest)."""
+    h = History("Sigmoid", {}, grad_norm=[5.0, 5.0, 10.0],
+                layer_grad_norms=[[1.0, 2.0, 4.0], [0.0, 3.0, 4.0], [6.0, 0.0, 8.0]])
+    norms, shares = layer_shares(h)
+    assert norms == pytest.approx([7 / 3, 5 / 3, 16 / 3])
+    assert shares == pytest.approx([(1 / 25 + 0 + 36 / 100) / 3, (4 / 25 + 9 / 25 + 0) / 3, (16 / 25 + 16 / 25 + 64 / 100) / 3])
+    assert 1 - sum(shares) == pytest.approx((4 / 25 + 0 + 0) / 3)  # iteration 1's biases: 25 - 1 - 4 - 16 = 4
+    norms, shares = layer_shares(h, slice(-1, None))  # the last iteration only
+    assert norms == [6.0, 0.0, 8.0] and shares == pytest.approx([0.36, 0.0, 0.64])
+    with pytest.raises(ValueError):
+        layer_shares(h, slice(5, None))
 
 
 def test_ratio_from_a_real_training_run_matches_its_recorded_norms():
