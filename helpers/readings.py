@@ -11,12 +11,15 @@ from .flow import layer_shares
 from .history import History
 from .report import EXPECTED_TEST_ACC, fast_start_sentence, pct, ranking
 
-LAYERS = ("first hidden", "second hidden", "output")
+_LAYERS = ("first hidden", "second hidden", "output")
 
 
 @dataclass
 class Comparison:
-    """One comparison run, measured (notebook 04 §2): per activation, losses, accuracies and gradient norms."""
+    """One comparison run, measured (notebook 04 §2): per activation, losses, accuracies and gradient norms.
+
+    ``Comparison(runs)`` measures the runs of ``train_together``; its fields are filled in from them.
+    """
 
     runs: Mapping[str, History]
     first_loss: dict[str, float] = field(init=False)  # mean training loss over the first epoch
@@ -45,16 +48,11 @@ class Comparison:
 
     def layer_table(self) -> str:
         """Markdown: each layer's mean weight-gradient norm over the last epoch, and its share of the squared global norm."""
-        head = ("| activation | " + " | ".join(f"{layer} layer" for layer in LAYERS) + " | global | share of the squared "
+        head = ("| activation | " + " | ".join(f"{layer} layer" for layer in _LAYERS) + " | global | share of the squared "
                 "global norm: first / second / output |\n| --- |" + " ---: |" * 5)
         return head + "\n" + "\n".join(
             f"| {n} | " + " | ".join(f"{v:.3f}" for v in norms) + f" | {self.global_norm[n]:.3f} | "
             + " / ".join(f"{100 * s:.0f} %" for s in shares) + " |" for n, (norms, shares) in self.end.items())
-
-
-def compare(runs: Mapping[str, History]) -> Comparison:
-    """Measure a comparison run (notebook 04 §2)."""
-    return Comparison(runs)
 
 
 def _times(a: float, b: float) -> str:
@@ -90,8 +88,8 @@ def readings(c: Comparison, final: Mapping[str, Sequence[float]], resolved: Sequ
     gradients = (
         f"In the first hidden layer, the furthest from the loss, {lo}'s gradient norm was the smallest ({first[lo]:.3f}) "
         f"and {hi}'s the largest ({first[hi]:.3f}): {_times(first[hi], first[lo])}. The activations are furthest apart in "
-        f"the {LAYERS[widest]} layer ({apart[widest]:.1f} times). The largest share of each squared global norm: "
-        + ", ".join(f"{n} {100 * max(s):.0f} % in its {LAYERS[s.index(max(s))]} layer" for n, (_, s) in c.end.items())
+        f"the {_LAYERS[widest]} layer ({apart[widest]:.1f} times). The largest share of each squared global norm: "
+        + ", ".join(f"{n} {100 * max(s):.0f} % in its {_LAYERS[s.index(max(s))]} layer" for n, (_, s) in c.end.items())
         + ": comparing global norms compares different layers.")
     conclusion = (
         f"With two hidden layers and Adam, all three activations learned MNIST to "

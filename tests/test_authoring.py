@@ -76,7 +76,7 @@ def test_synced_notebook_content(stale):
     assert not any(s.startswith("<!-- viva:") for s in sources(read(stale)))
     last = nb.cells[-1]
     assert last.cell_type == "markdown" and last.id == "c07-viva"
-    assert last.source == authoring.viva_appendix(["normalize"])
+    assert last.source == authoring.viva_appendix(["normalize", "zero-centred"])
     assert sum(s.startswith(authoring.APPENDIX_MARKER) for s in sources(read(stale))) == 1
     for cell in nb.cells:
         if cell.cell_type == "code":

@@ -444,7 +444,7 @@ def test_solutions_render_fills_every_exercise_and_leaves_the_notebooks_alone(tm
     assert authoring.main(["--solutions", str(tmp_path / "instructor")]) == 0
     assert {p: p.read_bytes() for p in NOTEBOOKS} == before
     out = capsys.readouterr().out
-    assert "01_activation_functions.ipynb: collapse, derivatives" in out
+    assert "01_activation_functions.ipynb: derivatives, collapse" in out
     rendered = sorted((tmp_path / "instructor").glob("*.ipynb"))
     assert [p.name for p in rendered] == [p.name for p in NOTEBOOKS]
     expected = {"derivatives": "return a * (1 - a)", "collapse": "second.weight @ first.weight",

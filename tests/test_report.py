@@ -43,3 +43,55 @@ def test_norm_story_says_whether_the_norm_rose_and_whether_it_fell_again():
     assert "75% of the peak" in rose
     flat = _NormStory(start=1.0, peak=1.02, peak_iteration=60, last_epoch=1.03, last_epoch_spread=0.1).sentence("ReLU")
     assert "started at 1.000 and never rose much above it (peak 1.020), and kept rising" in flat
+
+
+# ----------------------------------------------------------------------------- notebook 04's readings (helpers/readings.py)
+
+from helpers.history import History  # noqa: E402
+from helpers.readings import Comparison, readings, seeds_reading  # noqa: E402
+from helpers.report import paired_differences  # noqa: E402
+
+
+def _run(name: str, first_loss: float, test: float, train: float, layers: tuple[float, float, float]) -> History:
+    h = History(name, {}, iterations_per_epoch=10)
+    h.loss = [first_loss] * 10 + [0.1] * 10
+    h.layer_grad_norms = [list(layers)] * 20
+    h.grad_norm = [sum(v * v for v in layers) ** 0.5 * 1.01] * 20  # the biases add a little
+    h.test_acc, h.train_acc = [test], [train]
+    return h
+
+
+def _comparison(sigmoid_test: float, sigmoid_train: float):
+    return Comparison({"Sigmoid": _run("Sigmoid", 0.50, sigmoid_test, sigmoid_train, (0.1, 0.2, 0.4)),
+                    "Tanh": _run("Tanh", 0.30, 0.965, 0.97, (0.6, 0.4, 0.2)),
+                    "ReLU": _run("ReLU", 0.35, 0.970, 0.975, (0.5, 0.5, 0.5))})
+
+
+def test_observation_readings_follow_the_numbers_either_way():
+    final = {"Sigmoid": [0.96, 0.961, 0.962], "Tanh": [0.965, 0.966, 0.964], "ReLU": [0.97, 0.971, 0.972]}
+    pairs = paired_differences(final)
+    resolved = [p for p in pairs if p.resolved]
+    worst = readings(_comparison(0.95, 0.955), final, resolved)  # Sigmoid last on test and on training images
+    assert "ReLU made the fewest test errors, 3.00 %, and Sigmoid the most, 5.00 %: 1.67 times as many" in worst["accuracy_reading"]
+    assert "Sigmoid is last there too" in worst["accuracy_reading"] and "underfitting" in worst["accuracy_reading"]
+    assert "Tanh had the lowest loss in the first epoch, but ReLU ended with the best" in worst["loss_reading"]
+    assert "Sigmoid's gradient norm was the smallest (0.100) and Tanh's the largest (0.600): 6.0 times" in worst["gradient_reading"]
+    assert "Sigmoid 75 % in its output layer" in worst["gradient_reading"]
+    assert "did not hold Adam back" not in worst["conclusion_reading"]
+    best = readings(_comparison(0.98, 0.96), final, resolved)  # Sigmoid best on test, last on training images
+    assert "Sigmoid made the fewest test errors" in best["accuracy_reading"]
+    assert "its train − test gap puts it last" in best["accuracy_reading"] and "underfitting" not in best["accuracy_reading"]
+    assert "(Sigmoid) made the fewest errors: small raw gradients did not hold Adam back" in best["conclusion_reading"]
+    table = _comparison(0.95, 0.955).layer_table()
+    assert "| Sigmoid | 0.100 | 0.200 | 0.400 |" in table and "5 % / 19 % / 75 %" in table
+
+
+def test_seeds_reading_says_which_pairs_the_seeds_resolve():
+    steady = {"Sigmoid": [0.960, 0.961, 0.962, 0.960, 0.961], "ReLU": [0.970, 0.971, 0.972, 0.970, 0.971]}
+    resolved = seeds_reading(steady, paired_differences(steady))
+    assert "Ranked by the mean over 5 seeds: ReLU > Sigmoid" in resolved
+    assert "ReLU beats Sigmoid by 1.00 points on average" in resolved and "Not resolved" not in resolved
+    noisy = {"Sigmoid": [0.960, 0.975, 0.962, 0.971, 0.965], "ReLU": [0.970, 0.961, 0.972, 0.960, 0.969]}
+    unresolved = seeds_reading(noisy, paired_differences(noisy))
+    assert "No pair is resolved by these seeds" in unresolved and "Not resolved: " in unresolved
+    assert "the seeds cannot say which of these is better" in unresolved

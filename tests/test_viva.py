@@ -19,7 +19,7 @@ PRACTICAL = {
     "vanishing": "03", "exploding": "03", "relu-vanishing": "04", "sigmoid-vs-relu": "04", "best": "04",
 }
 MULTIPLE_CHOICE = ["why-nonlinear", "relu-vanishing", "relu-disadvantage", "zero-centred", "ranges"]
-EXTRA = {"normalize": "02", "grad-norm-curve": "03", "layer-ratio": "05", "depth-sigmoid": "05",
+EXTRA = {"normalize": "02", "grad-norm-curve": "05", "layer-ratio": "05", "depth-sigmoid": "05",
          "adam-vs-sgd": "05", "init-variance": "06", "clipping": "06"}
 FILL = viva.best_fill({"Sigmoid": 0.9512, "Tanh": 0.9634, "ReLU": 0.9781})
 
@@ -124,8 +124,8 @@ def test_question_unknown_id_lists_valid_ids():
 
 
 def test_questions_for_and_order():
-    assert [q["id"] for q in bank.questions_for("04")] == ["obs-loss", "obs-accuracy", "obs-gradients",
-                                                            "obs-conclusion", "best"]  # the observations: §7
+    assert [q["id"] for q in bank.questions_for("04")] == ["obs-loss", "obs-accuracy", "obs-gradients", "obs-conclusion",
+                                                            "best", "sigmoid-vs-relu", "relu-vanishing"]  # as asked
     assert {q["id"] for q in bank.questions_for("01")} == {k for k, v in PRACTICAL.items() if v == "01"}
     notebooks = [q["notebook"] for q in bank.load_questions()]
     assert notebooks == sorted(notebooks)

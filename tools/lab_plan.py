@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -140,15 +139,18 @@ def readme_with_plan(text: str, estimates: list[Estimate]) -> str:
 
 
 def measure(paths: list[Path]) -> dict[str, float]:
-    """Run each notebook with nbclient from an empty cache and a fresh answers file; seconds per notebook."""
+    """Run each notebook (nbclient) from an empty cache and a fresh answers file; seconds per notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
     seconds = {}
     for path in paths:
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "LAB_CACHE_DIR": tmp, "LAB_ANSWERS": str(Path(tmp) / "answers.json")}
+            os.environ.update(LAB_CACHE_DIR=tmp, LAB_ANSWERS=str(Path(tmp) / "answers.json"))
+            nb = nbformat.read(path, as_version=4)
             began = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                            "--output-dir", tmp, "--ExecutePreprocessor.timeout=3600", str(path)],
-                           check=True, env=env, cwd=path.parent, capture_output=True)
+            NotebookClient(nb, timeout=3600, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
             seconds[path.name] = round(time.perf_counter() - began, 1)
         print(f"{path.name}: {seconds[path.name]} s", flush=True)
     return seconds
@@ -161,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.measure:
         paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-        RUN_TIMES.write_text(json.dumps({"machine": f"{os.cpu_count()} CPUs, {sys.platform}",
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "") if Path("/proc/cpuinfo").exists() else ""
+        RUN_TIMES.write_text(json.dumps({"machine": f"{os.cpu_count()} CPUs, {sys.platform}, {cpu}".rstrip(", "),
                                          "measured": time.strftime("%Y-%m-%d"), "seconds": measure(paths)},
                                         indent=1) + "\n", encoding="utf-8")
     if args.readme:
