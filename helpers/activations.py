@@ -25,7 +25,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 PRACTICAL_ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU")  # the practical's three
 
-# Notebook 01 §2: f'(z) from the input z and the output a = f(z).
+# Notebook 01 §3: f'(z) from the input z and the output a = f(z).
 DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "Sigmoid": lambda z, a: a * (1 - a),  # σ' = σ(1 − σ)
     "Tanh": lambda z, a: 1 - a * a,  # tanh' = 1 − tanh²
@@ -51,7 +51,7 @@ def make_activation(name: str) -> nn.Module:
 
 
 def derivative(name: str, z: torch.Tensor) -> torch.Tensor:
-    """f'(z) from ``DERIVATIVES``, element by element (notebook 01 §2: checked against autograd there)."""
+    """f'(z) from ``DERIVATIVES``, element by element (notebook 01 §3: checked against autograd there)."""
     name = activation_name(name)
     with torch.no_grad():
         return DERIVATIVES[name](z, make_activation(name)(z))

@@ -45,7 +45,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def global_grad_norm(model: nn.Module) -> float:
-    """The practical's gradient norm (notebook 02 §4): sqrt of the sum over parameters of ||grad||_2 squared."""
+    """The practical's gradient norm (notebook 02 §6): sqrt of the sum over parameters of ||grad||_2 squared."""
     total = 0.0
     for p in model.parameters():
         if p.grad is not None:

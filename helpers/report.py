@@ -38,7 +38,7 @@ def smooth(values: list[float], window: int = 50) -> list[float]:
 def summary_rows(runs: Mapping[str, History]) -> list[dict]:
     """One row per activation: final train/test accuracy, mean gradient norm of the last epoch, seconds (notebook 04, the command line)."""
     return [{"activation": name, "train_acc": h.train_acc[-1], "test_acc": h.test_acc[-1],
-             "mean_grad_norm_last_epoch": last_epoch_mean(h.grad_norm, h.iterations_per_epoch),
+             "mean_grad_norm_last_epoch": _last_epoch_mean(h.grad_norm, h.iterations_per_epoch),
              "seconds": h.seconds} for name, h in runs.items()]
 
 
@@ -79,16 +79,6 @@ def expected_vs_measured(runs: Mapping[str, History]) -> str:
                    for name, h in runs.items() if name in EXPECTED_TEST_ACC for low, high in [EXPECTED_TEST_ACC[name]]])
 
 
-def fast_start_sentence(first_epoch_loss: Mapping[str, float], test_acc: Mapping[str, float]) -> str:
-    """Notebook 04 §4: whether the activation with the lowest first-epoch loss also ended best on the test images."""
-    fast, best = min(first_epoch_loss, key=first_epoch_loss.get), max(test_acc, key=test_acc.get)
-    if fast == best:
-        return (f"{fast} had the lowest loss in the first epoch and also ended with the best test accuracy: in this run "
-                "the fastest start won. ")
-    return (f"{fast} had the lowest loss in the first epoch, but {best} ended with the best test accuracy: a fast start "
-            "did not decide the final order. ")
-
-
 def momentum_sentence(sgd: Mapping[str, float], momentum: Mapping[str, float]) -> str:
     """Notebook 05 §4: what momentum did to each activation's test accuracy, and to the ReLU − Sigmoid gap."""
     gain = {n: momentum[n] - sgd[n] for n in sgd}
@@ -112,8 +102,8 @@ def expected_gap_sentence(gap: Mapping[str, float]) -> str:
                       f"None is in the range; the closest is {min(apart, key=apart.get)}."))
 
 
-def last_epoch_mean(values: list[float], per_epoch: int) -> float:
-    """Mean over the last epoch's iterations (notebook 04)."""
+def _last_epoch_mean(values: list[float], per_epoch: int) -> float:
+    """Mean over the last epoch's iterations."""
     return mean(values[-per_epoch:])
 
 

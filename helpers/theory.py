@@ -1,4 +1,4 @@
-"""Small demonstrations for the theory notebooks (01: activation functions, 02: data and model).
+"""Small demonstrations for the theory notebooks (01: activation functions, 02: data and model; 06: Leaky ReLU).
 
 Each function shows one idea and returns numbers or a figure, so the notebook can print them
 and check them with an ``assert``.  Computations use float64 where exactness matters.
@@ -120,13 +120,13 @@ def chain_factors(chain: Chain, depth: int) -> list[float]:
 # ----------------------------------------------------------------------------- zero-centred outputs
 
 def output_mean(name: str, n: int = 100_000, seed: int = 0) -> float:
-    """Mean of f(z) for z drawn from a standard normal: 0 for a zero-centred activation (notebook 01)."""
+    """Mean of f(z) for z drawn from a standard normal: 0 for a zero-centred activation (notebook 02 §3)."""
     z = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     return activation_values(name, z).mean().item()
 
 
 def same_sign_fraction(name: str, n_inputs: int = 100, n_neurons: int = 50, seed: int = 0) -> float:
-    """Fraction of neurons whose incoming weight gradients (one example, after ``name``) all share one sign (notebook 01).
+    """Share of neurons whose incoming weight gradients (one example, after ``name``) have one sign (notebook 02 §3).
 
     The gradient of weight w_ij is δ_i · a_j: if every input a_j is positive, all weights into
     neuron i move in the same direction.  Zero inputs (ReLU) carry no sign and are ignored.
@@ -145,7 +145,7 @@ def same_sign_fraction(name: str, n_inputs: int = 100, n_neurons: int = 50, seed
 # ----------------------------------------------------------------------------- dying ReLU
 
 def toy_regression(n: int = 512, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A small regression task: 10 random features, target sin(sum of features) (notebook 01)."""
+    """A small regression task: 10 random features, target sin(sum of features) (notebooks 01 §6, 06 §3)."""
     x = torch.randn(n, 10, generator=torch.Generator().manual_seed(seed))
     return x, torch.sin(x.sum(1, keepdim=True))
 
@@ -166,13 +166,13 @@ def train_sgd(net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps
 
 
 def dead_units(net: MLP, x: torch.Tensor) -> torch.Tensor:
-    """True for each hidden unit whose pre-activation is ≤ 0 for EVERY input in x (a dead ReLU) (notebook 01)."""
+    """True for each hidden unit whose pre-activation is ≤ 0 for EVERY input in x, a dead ReLU (notebooks 01, 06)."""
     with torch.no_grad():
         return (net.linears()[0](x) <= 0).all(dim=0)
 
 
 def dead_unit_gradient(net: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Largest |gradient| of any incoming weight or bias of the dead units (0 means: they can never change) (notebook 01)."""
+    """Largest |gradient| of the dead units' incoming weights and biases (0: they never change) (notebooks 01, 06)."""
     net.zero_grad()
     ((net(x) - y) ** 2).mean().backward()
     dead = dead_units(net, x)

@@ -1,6 +1,7 @@
 """The sentences notebooks write from their numbers (helpers/report.py): each says the true thing either way."""
 
-from helpers.report import _NormStory, expected_gap_sentence, fast_start_sentence, momentum_sentence
+from helpers.readings import _fast_start as fast_start_sentence
+from helpers.report import _NormStory, expected_gap_sentence, momentum_sentence
 
 
 def test_fast_start_sentence_says_whether_the_fastest_starter_won():
@@ -82,6 +83,10 @@ def test_observation_readings_follow_the_numbers_either_way():
     assert "Sigmoid made the fewest test errors" in best["accuracy_reading"]
     assert "its train − test gap puts it last" in best["accuracy_reading"] and "underfitting" not in best["accuracy_reading"]
     assert "(Sigmoid) made the fewest errors: small raw gradients did not hold Adam back" in best["conclusion_reading"]
+    assert "at this depth, with Adam, vanishing gradients did not decide the result" in worst["conclusion_reading"]
+    handout = readings(_comparison(0.91, 0.92), final, resolved)["conclusion_reading"]  # ReLU 6 points ahead
+    assert "ReLU − Sigmoid is +6.00 points" in handout and "as large a gap as the handout expects" in handout
+    assert "did not decide" not in handout
     table = _comparison(0.95, 0.955).layer_table()
     assert "| Sigmoid | 0.100 | 0.200 | 0.400 |" in table and "5 % / 19 % / 75 %" in table
 

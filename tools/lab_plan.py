@@ -33,9 +33,9 @@ RUN_TIMES = Path(__file__).with_name("run_times.json")
 SESSIONS = {"the practical": ("01", "02", "03", "04"), "the deep dive": ("05", "06")}
 SESSION_LIMIT, NOTEBOOK_LIMIT = 150, 50  # minutes: the practical fits a 3-hour lab session with slack
 PROSE_WPM, CODE_WPM, EXERCISE_MIN, ANSWER_MIN = 150, 100, 10, 3
-PLAN_START = "_Lab plan:"
-OPTIONAL = "### Optional"  # a part under such a heading is for students who finish early: not counted  # the plan line in each notebook's first cell starts with this
-ASKED = re.compile(r"\bviva\.(?:ask|observe)\(\s*\[([^\]]*)\]")
+PLAN_START = "_Lab plan:"  # the plan line in each notebook's first cell starts with this
+OPTIONAL = "### Optional"  # a part under such a heading is for students who finish early: not counted
+ASKED = re.compile(r"\bviva\.ask\(\s*\[([^\]]*)\]")  # viva questions and observation boxes
 QUOTED = re.compile(r"""["']([^"']+)["']""")
 
 
@@ -108,9 +108,9 @@ def plan(paths: list[Path] | None = None) -> list[Estimate]:
 def plan_line(e: Estimate, estimates: list[Estimate]) -> str:
     """The line each notebook's first cell carries (written by ``tools/notebooks.py --sync``)."""
     same = [x for x in estimates if x.session == e.session]
-    total = sum(x.minutes for x in same)
+    total, reading = sum(x.minutes for x in same), e.prose_words / PROSE_WPM + e.code_words / CODE_WPM
     return (f"{PLAN_START} {e.session}, notebook {same.index(e) + 1} of {len(same)} (about {total:.0f} minutes in "
-            f"all). This notebook: about **{e.minutes:.0f} minutes** (reading {e.prose_words / PROSE_WPM + e.code_words / CODE_WPM:.0f}, "
+            f"all). This notebook: about **{e.minutes:.0f} minutes** (reading {reading:.0f}, "
             f"exercises {EXERCISE_MIN * e.exercises}, answers {ANSWER_MIN * e.answers}, running {e.run_minutes:.0f})"
             + (", and an optional exercise for those who finish early" if e.optional_exercises else "")
             + "; how it is estimated: README, \"Lab plan\"._")

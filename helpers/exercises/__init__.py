@@ -47,7 +47,7 @@ def collapse(collapse_two: Callable, *, answers_path: Any = None) -> Callable:
 
 
 def grad_norm(grad_norm: Callable, *, answers_path: Any = None) -> Callable:
-    """Check grad_norm(model) -> float, the global L2 norm of all parameters' gradients (notebook 02 §5)."""
+    """Check grad_norm(model) -> float, the global L2 norm of all parameters' gradients (notebook 02 §6)."""
     return run_check("grad_norm", grad_norm, answers_path=answers_path).functions[0]
 
 
