@@ -2,8 +2,9 @@
 
 ``viva.ask(["role", "ranges"])`` shows questions to answer (saved as you type), with a self-check and the model
 answer; entries of kind "observation" (notebook 04 §7) are the practical's observations, read from your own run;
-``viva.export_button()`` (notebook 06) or ``python -m helpers.viva --export out.md`` writes your answers and
-exercises into one Markdown file to hand in.  Widgets, answers file and export: ``_machinery/``.
+``viva.export_button()`` (end of notebooks 04 and 06) or ``python -m helpers.viva --export my_lab_record.html`` writes
+your lab record (runs, figures, answers, exercises) into one HTML file to hand in.  Widgets, answers, export:
+``_machinery/``.
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ def ask(ids: Sequence[str], fill: Mapping[str, Any] | None = None,
     return questions_box([(q, answer_text(q, fill)) for q in questions], AnswerStore(answers_path))
 
 
-def export_button(path_md: str | Path = "my_viva_answers.md", answers_path: str | Path | None = None,
+def export_button(path: str | Path = "my_lab_record.html", answers_path: str | Path | None = None,
                   fill_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> ipywidgets.VBox:
-    """A button that writes every question with your answer, and your exercises, into a Markdown file (notebook 06)."""
-    return handin.export_button(path_md, answers_path, fill_by_id)
+    """Your name and a button that writes your lab record, one HTML file to hand in (end of notebooks 04 and 06)."""
+    return handin.export_button(path, answers_path, fill_by_id)
 
 
-if __name__ == "__main__":  # python -m helpers.viva --export OUT.md
+if __name__ == "__main__":  # python -m helpers.viva --export OUT.html, or --overview FOLDER
     sys.exit(handin.main())

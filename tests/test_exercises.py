@@ -361,7 +361,7 @@ def test_statuses_land_in_the_answers_file_and_in_the_export(tmp_path):
 
 def test_export_button_counts_exercises(tmp_path):
     run("grad_norm", global_grad_norm)
-    box = viva.export_button(path_md=tmp_path / "exp.md")
+    box = viva.export_button(path=tmp_path / "exp.md")
     box.button.click()
     assert f"1 of {len(check.EXERCISES)} exercises done" in box.status.value
 

@@ -356,7 +356,7 @@ def test_export_refuses_corrupt_answers(tmp_path):
 
 def test_export_button(tmp_path):
     viva.ask(["ranges"]).items["ranges"].textarea.value = "done"
-    box = viva.export_button(path_md=tmp_path / "exp.md")
+    box = viva.export_button(path=tmp_path / "exp.md")
     box.button.click()
     assert "exp.md" in box.status.value and "1 of" in box.status.value
     assert "done" in (tmp_path / "exp.md").read_text(encoding="utf-8")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -86,6 +88,18 @@ def file_mode() -> int:
     umask = os.umask(0)  # reading the umask means setting it: put it straight back
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def keep_older(target: Path) -> Path | None:
+    """If ``target`` exists, copy it to ``<stem> (<its date and time>)<suffix>`` beside it (never overwritten)."""
+    if not target.exists():
+        return None
+    stamp = datetime.fromtimestamp(target.stat().st_mtime)
+    names = [f"{stamp:%Y-%m-%d %H-%M}", f"{stamp:%Y-%m-%d %H-%M-%S}", *(f"{stamp:%Y-%m-%d %H-%M-%S} {n}" for n in
+                                                                         range(2, 1000))]
+    older = next(p for n in names if not (p := target.with_name(f"{target.stem} ({n}){target.suffix}")).exists())
+    shutil.copy2(target, older)
+    return older
 
 
 # ----------------------------------------------------------------------------- taking turns

@@ -377,3 +377,32 @@ def test_observation_box_saves_and_reveals_the_reading(page, lab_server, artifac
         assert saved["obs-loss"] == "My answer, written before reading the model answer."
     finally:
         screenshot(page, artifacts_dir / "_selftest_observation.png")
+
+
+def test_export_button_writes_a_hand_in_that_opens_in_the_browser(page, lab_server, artifacts_dir):
+    """The hand-in's button (end of notebooks 04 and 06), in a small notebook calling the same API: a name and an
+    answer typed in the widgets, the button pressed, and the HTML file it wrote opened in the browser."""
+    name = "_selftest_handin.ipynb"
+    write_notebook(lab_server.root_dir, name, ['from helpers import viva\nviva.ask(["role"])', "viva.export_button()"])
+    target = lab_server.root_dir / "my_lab_record.html"
+    try:
+        open_notebook(page, lab_server, name)
+        state = run_and_wait(page, name, 120)
+        assert not state["errors"] and not state["pending"], describe(state)
+        page.locator(CELL).nth(0).locator("textarea").first.fill("Activations make the network non-linear.")
+        export = page.locator(CELL).nth(1)
+        export.locator("input[placeholder='as your lecturer knows you']").fill("Ada Lovelace")
+        export.locator("input[placeholder='optional']").fill("s1815")
+        export.locator("button", has_text="Export my lab record").click()
+        page.wait_for_function("(el) => el.innerText.includes('Wrote')", arg=export.element_handle(), timeout=30_000)
+        assert "Not run yet: notebook 03, 04" in export.inner_text()
+        saved = json.loads((lab_server.root_dir.parent / "answers.json").read_text(encoding="utf-8"))
+        assert saved[":student:name"] == "Ada Lovelace" and saved["role"] == "Activations make the network non-linear."
+        page.goto(target.as_uri(), wait_until="load", timeout=30_000)
+        text = page.inner_text("body")
+        assert "Ada Lovelace" in text and "s1815" in text and "Activations make the network non-linear." in text
+        assert "Not run yet: run notebook 03" in text
+        data = json.loads(page.evaluate("() => document.getElementById('lab-record').textContent"))
+        assert data["student"] == {"name": "Ada Lovelace", "number": "s1815"}
+    finally:
+        screenshot(page, artifacts_dir / "_selftest_handin.png")
