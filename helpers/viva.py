@@ -2,7 +2,7 @@
 
 ``viva.ask(["role", "ranges"])`` shows questions to answer (saved as you type), with a self-check and the model
 answer; entries of kind "observation" (notebook 04 §7) are the practical's observations, read from your own run;
-``viva.export_button()`` (end of notebooks 04 and 06) or ``python -m helpers.viva --export my_lab_record.html`` writes
+``viva.export_button()`` (end of notebooks 04 and 07) or ``python -m helpers.viva --export my_lab_record.html`` writes
 your lab record (runs, figures, answers, exercises) into one HTML file to hand in.  Widgets, answers, export:
 ``_machinery/``.
 """
@@ -48,7 +48,7 @@ def ask(ids: Sequence[str], fill: Mapping[str, Any] | None = None,
 
 def export_button(path: str | Path = "my_lab_record.html", answers_path: str | Path | None = None,
                   fill_by_id: Mapping[str, Mapping[str, Any]] | None = None) -> ipywidgets.VBox:
-    """Your name and a button that writes your lab record, one HTML file to hand in (end of notebooks 04 and 06)."""
+    """Your name and a button that writes your lab record, one HTML file to hand in (end of notebooks 04 and 07)."""
     return handin.export_button(path, answers_path, fill_by_id)
 
 

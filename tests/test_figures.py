@@ -32,7 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from helpers import plots, theory  # noqa: E402
-from helpers.plots import notebook01, notebook02, notebook05, notebook06, panels  # noqa: E402
+from helpers.plots import notebook01, notebook02, notebook05, notebook06, notebook07, panels  # noqa: E402
 from helpers._machinery import figure_style as S  # noqa: E402
 from helpers.activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS  # noqa: E402
 from helpers.history import History, Progress  # noqa: E402
@@ -148,6 +148,17 @@ FIGURES = {
         window=20)),
     "plots.plot_layer_gradients": lambda r3, r7, data: png(plots.plot_layer_gradients(
         r3["Sigmoid"], "Sigmoid, depth 6, sgd, init default, lr 0.01: test accuracy 91.20 %", window=5)),
+    "plots.plot_remedy": lambda r3, r7, data: inline(plots.plot_remedy(
+        {k: {n: [10.0 ** (-j * (2 - i) * (k == "plain")) for j in range(11)] for i, n in enumerate(PRACTICAL_ACTIVATIONS)}
+         for k in ("plain", "batchnorm")},
+        {k: {n: [2 * 10.0 ** (-j * (2 - i) * (k == "plain")) for j in range(11)] for i, n in enumerate(PRACTICAL_ACTIVATIONS)}
+         for k in ("plain", "batchnorm")},
+        {"plain": {"Sigmoid": 0.1, "Tanh": 0.7, "ReLU": 0.33}, "batchnorm": {"Sigmoid": 0.88, "Tanh": 0.87, "ReLU": 0.99}},
+        "10 hidden layers of 128: plain against batch norm (before each activation)")),
+    "plots.plot_remedy, three kinds": lambda r3, r7, data: inline(plots.plot_remedy(
+        {k: {n: [0.1 * (j + 1) for j in range(11)] for n in PRACTICAL_ACTIVATIONS} for k in ("plain", "batchnorm", "residual")},
+        {k: {n: [0.2 * (j + 1) for j in range(11)] for n in PRACTICAL_ACTIVATIONS} for k in ("plain", "batchnorm", "residual")},
+        {k: {n: 0.9 for n in PRACTICAL_ACTIVATIONS} for k in ("plain", "batchnorm", "residual")}, "three kinds")),
     "plots.plot_activations": lambda r3, r7, data: inline(plots.plot_activations()),
     "plots.plot_activations, all seven": lambda r3, r7, data: inline(plots.plot_activations(list(ACTIVATIONS))),
     "plots.plot_chain_gradients": lambda r3, r7, data: inline(plots.plot_chain_gradients(CHAINS, max_depth=20)),
@@ -330,7 +341,7 @@ def test_figure_reads_on_a_lab_screen(name, runs3, runs7, tiny_data):
 
 def test_every_figure_function_is_rendered():
     """A new public figure function must be added to FIGURES (and so pass the checks)."""
-    public = {f"plots.{n}" for module in (S, panels, notebook01, notebook02, notebook05, notebook06)
+    public = {f"plots.{n}" for module in (S, panels, notebook01, notebook02, notebook05, notebook06, notebook07)
               for n, f in inspect.getmembers(module, inspect.isfunction)
               if f.__module__ == module.__name__ and not n.startswith("_")
               and str(inspect.signature(f).return_annotation).endswith("Figure")}

@@ -58,6 +58,7 @@ COMPLETE = {":student:name": "Ada Lovelace", ":student:number": "s1815",
 
 
 def test_the_hand_in_holds_every_part_of_the_record(runs, tmp_path, capsys):
+    plt.close("all")  # figures other tests left open are not this test's
     run_the_practical(runs, COMPLETE)
     assert "Saved in your lab record: record/04.json and the loss, accuracy and gradient-norm plots" in \
         capsys.readouterr().out

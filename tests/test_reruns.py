@@ -27,7 +27,7 @@ def _finish_and_log(run):
 _training.finish = _finish_and_log"""
 FINGERPRINT = "print('FINGERPRINT', json.dumps(RUN_LOG, sort_keys=True))"
 # Wall-clock times and how often the live figure redrew depend on the machine's load, not the seed.
-TIMING = re.compile(r"\d+(\.\d+)?\s?(s|seconds|ms)\b|\d+(\.\d+)?\s?% of the|\| \d+\.\d \|$|\d+ figure updates|\d+ redraws", re.M)
+TIMING = re.compile(r"\d+(\.\d+)?\s?(s|seconds|ms)\b|\d+(\.\d+)?\s?% of the|\| \d+\.\d \|$|\d+ figure updates|\d+ redraws|run \(\d+(\.\d+)?%\)", re.M)
 
 
 def execute(path: Path, workdir: Path) -> tuple[list, list[str]]:

@@ -20,7 +20,7 @@ PRACTICAL = {
 }
 MULTIPLE_CHOICE = ["why-nonlinear", "relu-vanishing", "relu-disadvantage", "zero-centred", "ranges"]
 EXTRA = {"normalize": "02", "grad-norm-curve": "05", "layer-ratio": "05", "depth-sigmoid": "05",
-         "adam-vs-sgd": "05", "init-variance": "06", "clipping": "06"}
+         "adam-vs-sgd": "05", "init-variance": "06", "clipping": "06", "residual": "07"}
 FILL = viva.best_fill({"Sigmoid": 0.9512, "Tanh": 0.9634, "ReLU": 0.9781})
 
 
@@ -56,7 +56,7 @@ def test_json_is_a_valid_list_with_unique_ids():
 
 def test_validate_questions_catches_mistakes():
     bad = [{"id": "a", "notebook": "01", "question": "Q?", "answer": "A."},
-           {"id": "a", "notebook": "07", "question": "", "answer": "A.", "choices": ["x", "y"], "correct": 2}]
+           {"id": "a", "notebook": "09", "question": "", "answer": "A.", "choices": ["x", "y"], "correct": 2}]
     problems = " ".join(bank._validate_questions(bad))
     assert "duplicate id" in problems and "notebook" in problems and "'question'" in problems
     assert "'correct'" in problems

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 RUN_TIMES = Path(__file__).with_name("run_times.json")
-SESSIONS = {"the practical": ("01", "02", "03", "04"), "the deep dive": ("05", "06")}
+SESSIONS = {"the practical": ("01", "02", "03", "04"), "the deep dive": ("05", "06", "07")}
 SESSION_LIMIT, NOTEBOOK_LIMIT = 150, 50  # minutes: the practical fits a 3-hour lab session with slack
 PROSE_WPM, CODE_WPM, EXERCISE_MIN, ANSWER_MIN = 150, 100, 10, 3
 PLAN_START = "_Lab plan:"  # the plan line in each notebook's first cell starts with this

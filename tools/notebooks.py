@@ -88,9 +88,10 @@ def asked_questions(nb: dict) -> list[str]:
     return ids
 
 
-HAND_IN = ("**Hand in:** your typed answers and exercise results are saved as you go. Notebook 06 ends with a button "
-           "that writes them all into one Markdown file; from any notebook, `viva.export_button()` in a new cell does the "
-           "same, and so does `python -m helpers.viva --export my_viva_answers.md` in a terminal.")
+HAND_IN = ("**Hand in:** your typed answers and exercise results are saved as you go. Notebooks 04 and 07 end with a "
+           "button that writes them, with your runs' settings, results and plots, into one HTML lab record; from any "
+           "notebook, `viva.export_button()` in a new cell does the same, and so does "
+           "`python -m helpers.viva --export my_lab_record.html` in a terminal.")
 
 
 def viva_appendix(ids: Sequence[str]) -> str:

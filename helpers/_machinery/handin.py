@@ -1,6 +1,6 @@
 """The hand-in: one self-contained HTML file (or Markdown) with the student's name, runs, figures and answers.
 
-``viva.export_button()`` (end of notebooks 04 and 06) and ``python -m helpers.viva --export OUT.html`` come here;
+``viva.export_button()`` (end of notebooks 04 and 07) and ``python -m helpers.viva --export OUT.html`` come here;
 the runs and figures come from the lab record (``lab_record.py``, saved as the notebooks ran), the questions from
 ``questions.py``; the structured data rides along in the HTML (``<script id="lab-record">``) for
 ``python -m helpers.viva --overview`` (``overview.py``).  Nothing here writes the answers file but the name.

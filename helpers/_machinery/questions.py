@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 _QUESTIONS_FILE = Path(__file__).parent.parent / "viva_questions.json"  # the texts, written once
-NOTEBOOKS = ("01", "02", "03", "04", "05", "06")
+NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
 KINDS = ("viva", "observation")  # "kind" of an entry: a viva question (the default), or a practical's observation
 _PENDING = "_(In the notebook, this first part is built from your own run: see the question's widget.)_"
 
@@ -73,7 +73,7 @@ def question(id: str) -> dict:
 
 
 def questions_for(notebook: str) -> list[dict]:
-    """The questions of one notebook ("01" ... "06"), in file order (the hand-in's sections)."""
+    """The questions of one notebook ("01" ... "07"), in file order (the hand-in's sections)."""
     return [q for q in load_questions() if q["notebook"] == str(notebook).zfill(2)]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -354,11 +355,21 @@ def test_live_image_sampling(page, lab_server, artifacts_dir):
         screenshot(page, artifacts_dir / "_selftest_live.png")
 
 
+def own_answers_file(lab_server, name: str) -> Path:
+    """A fresh answers file (and record/ beside it) for one self-test, so tests run before it cannot change it."""
+    folder = lab_server.root_dir.parent / Path(name).stem
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder / "answers.json"
+
+
 def test_observation_box_saves_and_reveals_the_reading(page, lab_server, artifacts_dir):
     """Notebook 04 §7's observation boxes, in a small notebook calling the same API (no training): an observation
     typed in the box is saved to the answers file, and only then does the button open the run's reading."""
     name = "_selftest_observation.ipynb"
+    answers = own_answers_file(lab_server, name)  # earlier tests (notebook 04 run in full) may have saved obs-loss
     write_notebook(lab_server.root_dir, name, [
+        f"import os\nos.environ['LAB_ANSWERS'] = {str(answers)!r}\n"
         "from helpers import viva\nreadings = {k: f'Model reading ({k}): Sigmoid made 2.88 % errors.' for k in "
         "('loss_reading', 'accuracy_reading', 'gradient_reading', 'conclusion_reading')}",
         'viva.ask(["obs-loss", "obs-accuracy", "obs-gradients", "obs-conclusion"], fill=readings)',
@@ -373,7 +384,7 @@ def test_observation_box_saves_and_reveals_the_reading(page, lab_server, artifac
         text = check_viva(page, 1)  # types into the first box, then opens its reading
         assert text.startswith("Model reading (loss_reading): Sigmoid made 2.88 % errors."), text
         assert "How to read it" in text
-        saved = json.loads((lab_server.root_dir.parent / "answers.json").read_text(encoding="utf-8"))
+        saved = json.loads(answers.read_text(encoding="utf-8"))
         assert saved["obs-loss"] == "My answer, written before reading the model answer."
     finally:
         screenshot(page, artifacts_dir / "_selftest_observation.png")
@@ -383,7 +394,9 @@ def test_export_button_writes_a_hand_in_that_opens_in_the_browser(page, lab_serv
     """The hand-in's button (end of notebooks 04 and 06), in a small notebook calling the same API: a name and an
     answer typed in the widgets, the button pressed, and the HTML file it wrote opened in the browser."""
     name = "_selftest_handin.ipynb"
-    write_notebook(lab_server.root_dir, name, ['from helpers import viva\nviva.ask(["role"])', "viva.export_button()"])
+    answers = own_answers_file(lab_server, name)  # no record/ from notebooks 03 and 04 run by earlier tests
+    write_notebook(lab_server.root_dir, name, [f"import os\nos.environ['LAB_ANSWERS'] = {str(answers)!r}\n"
+                                               'from helpers import viva\nviva.ask(["role"])', "viva.export_button()"])
     target = lab_server.root_dir / "my_lab_record.html"
     try:
         open_notebook(page, lab_server, name)
@@ -396,7 +409,7 @@ def test_export_button_writes_a_hand_in_that_opens_in_the_browser(page, lab_serv
         export.locator("button", has_text="Export my lab record").click()
         page.wait_for_function("(el) => el.innerText.includes('Wrote')", arg=export.element_handle(), timeout=30_000)
         assert "Not run yet: notebook 03, 04" in export.inner_text()
-        saved = json.loads((lab_server.root_dir.parent / "answers.json").read_text(encoding="utf-8"))
+        saved = json.loads(answers.read_text(encoding="utf-8"))
         assert saved[":student:name"] == "Ada Lovelace" and saved["role"] == "Activations make the network non-linear."
         page.goto(target.as_uri(), wait_until="load", timeout=30_000)
         text = page.inner_text("body")
