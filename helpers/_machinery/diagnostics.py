@@ -44,33 +44,45 @@ def update_ratios(model, before: list[torch.Tensor]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def activation_summary(activation: str, a: torch.Tensor, z: torch.Tensor) -> tuple[list[float], float, float]:
-    """One model's hidden layer on one batch (a = f(z), [B, units]): (histogram shares, flat share, flat-unit share).
-
-    The shares are of all B·units values; for ReLU the histogram counts the values above 0 only, so its shares and
-    the flat share (the zeros) add up to 1.  A flat unit is flat for every image of the batch."""
-    low, high = RANGES.get(activation, OTHER_RANGE)
+def flat_values(activation: str, a: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """True where a = f(z) is flat: Sigmoid, Tanh (and others): f'(z) < 1 % of f's largest slope; ReLU: a = 0."""
     if activation == "ReLU":
-        flat = a <= 0
-    else:
-        flat = DERIVATIVES[activation](z, a) < FLAT * _TOP_SLOPE.get(activation, 1.0)
-    shown = a[~flat] if activation == "ReLU" else a.flatten()
-    counts = torch.histc(shown.float().clamp(low, high), bins=BINS, min=low, max=high)
-    shares = (counts / a.numel()).tolist()
-    return ([round(s, 6) for s in shares], round(flat.float().mean().item(), 6),
-            round(flat.all(0).float().mean().item(), 6))
+        return a <= 0
+    return DERIVATIVES[activation](z, a) < FLAT * _TOP_SLOPE.get(activation, 1.0)
+
+
+@torch.no_grad()
+def layer_summaries(activations: list[str], a: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """One hidden layer on one batch (a = f(z), [M, B, units]), per model: [M, BINS + 2] = the histogram's shares of
+    all B·units values, the flat share, the share of units flat for every image of the batch.
+
+    For ReLU the histogram counts the values above 0 only, so its shares and the flat share (the zeros) add up to 1."""
+    m = len(activations)
+    flat = torch.stack([flat_values(name, a_i, z_i) for name, a_i, z_i in zip(activations, a, z)])  # [M, B, units]
+    low, high = (torch.tensor([RANGES.get(n, OTHER_RANGE)[k] for n in activations], dtype=a.dtype,
+                              device=a.device).view(m, 1, 1) for k in (0, 1))
+    bins = ((a.clamp(low, high) - low) * (BINS / (high - low))).floor().clamp_(0, BINS - 1).long()
+    apart = torch.tensor([n == "ReLU" for n in activations], device=a.device).view(m, 1, 1)
+    bins = torch.where(apart & flat, BINS, bins)  # ReLU's zeros in an extra bin, left out of the histogram
+    bins += torch.arange(m, device=a.device).view(m, 1, 1) * (BINS + 1)
+    counts = torch.bincount(bins.flatten(), minlength=m * (BINS + 1)).view(m, BINS + 1)[:, :BINS]
+    values = a.shape[1] * a.shape[2]
+    return torch.cat([counts / values, flat.flatten(1).float().mean(1, keepdim=True),
+                      flat.all(1).float().mean(1, keepdim=True)], 1)
 
 
 def record(model, runs: dict, before: list[torch.Tensor], iteration: int) -> None:
     """Append iteration ``iteration``'s (0-based, as ``History.loss``) diagnostics to every run's History."""
     ratios = update_ratios(model, before).tolist()
     activations, pre_activations = model.kept
+    names = [h.activation for h in runs.values()]
+    layers = torch.stack([layer_summaries(names, a, z) for a, z in zip(activations, pre_activations)], 1)
+    layers = (torch.round(layers * 1e6) / 1e6).tolist()  # [M][layer][BINS + 2], one copy to Python for all
     for i, h in enumerate(runs.values()):
         d = h.diagnostics
         d["iterations"].append(iteration)
         d["update_ratio"].append(ratios[i])
-        rows = [activation_summary(h.activation, a[i], z[i]) for a, z in zip(activations, pre_activations)]
-        d["histogram"].append([r[0] for r in rows])
-        d["flat_share"].append([r[1] for r in rows])
-        d["flat_units"].append([r[2] for r in rows])
+        d["histogram"].append([row[:BINS] for row in layers[i]])
+        d["flat_share"].append([row[BINS] for row in layers[i]])
+        d["flat_units"].append([row[BINS + 1] for row in layers[i]])
     model.kept = None
