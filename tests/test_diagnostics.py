@@ -117,3 +117,18 @@ def test_off_by_default_and_recording_changes_no_number(tiny_data):
 def test_bad_diagnostics_every_is_refused(bad):
     with pytest.raises(ValueError, match="diagnostics_every"):
         TrainConfig(diagnostics_every=bad)
+
+
+def test_the_readings_notebook_05_states():
+    from helpers.flow import flat_share, update_ratio, value_share
+    from helpers.history import History
+
+    h = History("ReLU", {}, diagnostics={
+        "update_ratio": [[1e-2, 1e-3], [1e-3, 0.0], [1e-4, 1e-4]], "bins": [0.0, 8.0, 4],
+        "flat_share": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6]], "flat_units": [[0.0], [0.5]] * 3,
+        "histogram": [[[0.1, 0.2, 0.3, 0.4]]]})
+    assert math.isclose(update_ratio(h, 0), -3) and math.isclose(update_ratio(h, 0, "second half"), -3.5)
+    assert update_ratio(h, 1) == -4  # a step that moved nothing counts as -inf, not as an error
+    assert flat_share(h, 0, "start") == 0.1 and math.isclose(flat_share(h, 0), 0.4)
+    assert math.isclose(flat_share(h, 0, units=True), 0.3)
+    assert math.isclose(value_share(h, 0, 2, 6), 0.5) and math.isclose(value_share(h, 0, 0, 8), 1.0)
