@@ -2,6 +2,7 @@
 
     python -m benchmarks.speed                # the full setting: Sigmoid, Tanh, ReLU x 5 epochs
     python -m benchmarks.speed --epochs 1     # a quick check
+    python -m benchmarks.speed --epochs 1 --diagnostics-every 10 --pairs 5   # what the diagnostics cost: (e)
 
 Parts, each a fresh Python process timed from start to exit (what a user waits for) and, inside, its training:
   (a) ``benchmarks/practical_script.py``, the practical's script as written (``DataLoader`` with per-image
@@ -12,6 +13,9 @@ Parts, each a fresh Python process timed from start to exit (what a user waits f
   (c) (b)'s training with notebook 03's live plot attached (in-process time only);
   (d) (b) while N other CPU-bound processes run (``--competitors``, default 2 and 3; the benchmark starts and
       stops them): how the engine's choice of threads copes with a busy machine.
+  (e) with ``--diagnostics-every K``, instead of (a)-(d): (b) without and with the engine's diagnostics every K
+      iterations (update ratios and activation histograms, notebook 05 §5), interleaved ``--pairs`` times:
+      (b) (e) (b) (e) ... (b); each (e) against the mean of the (b) runs around it, and the medians.
 This machine's speed drifts by 10-30 % over minutes (other tenants on the host), so each measurement is
 bracketed by quiet runs of (b): (b) (a) (b) (c) (b) (c) (b) (c) (b) (d) (b) (d) (b).  A ratio divides by the
 mean of the two (b) runs around it.  Every run is printed, and all runs of (b), (c), (d) must give the same
@@ -59,15 +63,17 @@ def run_practical(epochs: int, data_root: Path) -> dict:
     return {**done, "stdout": None, **report}
 
 
-def run_engine(epochs: int, seed: int, competitors: int = 0, threads: int | None = None) -> dict:
-    """(b), or (d) with ``competitors`` busy processes: ``python -m helpers.compare``, timed whole."""
+def run_engine(epochs: int, seed: int, competitors: int = 0, threads: int | None = None,
+               diagnostics_every: int = 0) -> dict:
+    """(b), (d) with ``competitors`` busy processes, (e) with diagnostics: ``python -m helpers.compare``, timed whole."""
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(competitors)]
     try:
         with tempfile.TemporaryDirectory(prefix="compare-") as out:
             if busy:
                 time.sleep(0.5)  # let them take the cores
             done = timed_process([sys.executable, "-m", "helpers.compare", "--activations", *ACTIVATIONS,
-                                  "--epochs", str(epochs), "--seed", str(seed), "--out", out, "--no-progress"], ROOT,
+                                  "--epochs", str(epochs), "--seed", str(seed), "--out", out, "--no-progress",
+                                  "--diagnostics-every", str(diagnostics_every)], ROOT,
                                  {"LAB_THREADS": str(threads)} if threads else None)
             runs = json.loads((Path(out) / "results.json").read_text())["runs"]
     finally:
@@ -78,7 +84,35 @@ def run_engine(epochs: int, seed: int, competitors: int = 0, threads: int | None
     return {**done, "stdout": None, "train_seconds": first["seconds"], "threads": first["threads"],
             "test_acc": {a: r["test_acc"][-1] for a, r in runs.items()},
             "iterations": {a: len(r["loss"]) for a, r in runs.items()}, "competitors": competitors,
-            "fixed_threads": threads}
+            "fixed_threads": threads, "records": len(first.get("diagnostics", {}).get("iterations", []))}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def diagnostics_cost(epochs: int, seed: int, every: int, pairs: int, say) -> dict:
+    """(e): (b) without and with diagnostics every ``every`` iterations, interleaved; the cost as medians."""
+    quiet, watched = [say("(b)", run_engine(epochs, seed))], []
+    for _ in range(pairs):
+        watched.append(say(f"(e) diagnostics every {every}", run_engine(epochs, seed, diagnostics_every=every)))
+        quiet.append(say("(b)", run_engine(epochs, seed)))
+    if any(r["test_acc"] != quiet[0]["test_acc"] for r in quiet + watched):
+        raise SystemExit("recording the diagnostics changed the numbers: "
+                         + "; ".join(str(r["test_acc"]) for r in quiet + watched))
+    report = {"every": every, "records_per_run": watched[0]["records"], "pairs": pairs}
+    for key in ("train_seconds", "wall_seconds"):
+        costs = [e[key] / ((quiet[i][key] + quiet[i + 1][key]) / 2) - 1 for i, e in enumerate(watched)]
+        report[key] = {"without": [r[key] for r in quiet], "with": [r[key] for r in watched], "costs": costs,
+                       "median_without": _median([r[key] for r in quiet]),
+                       "median_with": _median([r[key] for r in watched]), "median_cost": _median(costs)}
+        print(f"{key.replace('_', ' '):<14}: without {report[key]['median_without']:6.2f} s, with "
+              f"{report[key]['median_with']:6.2f} s (medians of {len(quiet)} and {len(watched)}); cost "
+              f"{100 * report[key]['median_cost']:+.1f} % (median of {pairs}, each against the runs around it: "
+              f"{', '.join(f'{100 * c:+.1f}' for c in costs)} %)", flush=True)
+    return report
 
 
 def part_live(epochs: int, seed: int) -> dict:
@@ -115,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: 2 3; none: skip (d))")
     parser.add_argument("--also-fixed", type=int, metavar="N",
                         help="(d) also with LAB_THREADS=N (e.g. 2: PyTorch's default count, never changed)")
+    parser.add_argument("--diagnostics-every", type=int, metavar="K",
+                        help="only (e): (b) without and with diagnostics every K iterations, interleaved --pairs times")
     parser.add_argument("--part", choices=["live"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.pairs < 1 or args.epochs < 1 or any(k < 1 for k in args.competitors):
-        parser.error("--pairs, --epochs and --competitors must be at least 1")
+    if args.pairs < 1 or args.epochs < 1 or any(k < 1 for k in args.competitors) or (args.diagnostics_every or 1) < 1:
+        parser.error("--pairs, --epochs, --competitors and --diagnostics-every must be at least 1")
 
     if args.part:  # child process of (c): one JSON line
         print(json.dumps(part_live(args.epochs, args.seed)))
@@ -140,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
               + (f"   {_threads(run['threads'])}" if "threads" in run else ""), flush=True)
         return run
 
+    if args.diagnostics_every:
+        report = {"e": diagnostics_cost(args.epochs, args.seed, args.diagnostics_every, args.pairs, say),
+                  "epochs": args.epochs, "activations": ACTIVATIONS}
+        if args.json:
+            from helpers._machinery.files import atomic_write_text
+            atomic_write_text(args.json, json.dumps(report, indent=1))
+        return 0
     quiet = [say("(b)", run_engine(args.epochs, args.seed))]
     a = say("(a)", run_practical(args.epochs, data_root))
     quiet.append(say("(b)", run_engine(args.epochs, args.seed)))

@@ -6,7 +6,8 @@ Each function works on an ordinary :class:`~helpers.model.MLP` (``History.model`
 
 from __future__ import annotations
 
-from statistics import mean
+import math
+from statistics import mean, median
 from typing import Sequence
 
 import torch
@@ -124,3 +125,27 @@ def mean_std(curves: Sequence[Sequence[float]]) -> tuple[torch.Tensor, torch.Ten
     return stacked.mean(0), stacked.std(0) if len(curves) > 1 else torch.zeros(stacked.shape[1], dtype=torch.float64)
 
 
+
+
+# ----------------------------------------------------------------------------- over training: History.diagnostics
+
+def update_ratio(history: History, layer: int, part: str = "all") -> float:
+    """Median log10 ‖ΔW‖/‖W‖ of Linear layer ``layer`` (0 = input side) over the run or its ``"second half"`` (notebook 05 §5)."""
+    rows = history.diagnostics["update_ratio"]
+    rows = rows[len(rows) // 2:] if part == "second half" else rows
+    return median(math.log10(r[layer]) if r[layer] > 0 else -math.inf for r in rows)
+
+
+def flat_share(history: History, layer: int, when: str = "end", units: bool = False) -> float:
+    """Hidden layer ``layer``'s (0 = first) share of flat values (``units``: units flat for the whole batch), at the
+    first recorded batch (``"start"``) or the mean of the last 5 (``"end"``) (notebook 05 §5)."""
+    rows = history.diagnostics["flat_units" if units else "flat_share"]
+    return rows[0][layer] if when == "start" else mean(r[layer] for r in rows[-5:])
+
+
+def value_share(history: History, layer: int, low: float, high: float) -> float:
+    """Share of hidden layer ``layer``'s values between ``low`` and ``high`` on the last recorded batch (notebook 05 §5)."""
+    first, last, bins = history.diagnostics["bins"]
+    edges = [first + i * (last - first) / bins for i in range(bins + 1)]
+    return sum(s for s, a, b in zip(history.diagnostics["histogram"][-1][layer], edges, edges[1:])
+               if a >= low - 1e-9 and b <= high + 1e-9)

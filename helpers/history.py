@@ -30,6 +30,9 @@ class History:
     warnings: list[str] = field(default_factory=list)  # what went wrong without stopping it (TrainingUnstable)
     threads: dict[str, int] = field(default_factory=dict)  # CPU: iterations run at each thread count
     threads_note: str = ""  # CPU: why the engine could not choose its thread count on this machine
+    # TrainConfig(diagnostics_every=k), notebook 05 §5: every k iterations, each Linear weight's update ratio
+    # |ΔW| / |W| and each hidden layer's activation histogram and flat share ({} when not asked for)
+    diagnostics: dict = field(default_factory=dict)
     model: nn.Module | None = field(default=None, repr=False, compare=False)  # the trained network
 
     def to_dict(self) -> dict:

@@ -41,6 +41,7 @@ class TrainConfig:
     clip_grad_norm: float | None = None  # clip each model's global gradient norm to this
     train_size: int | None = None  # None: all 60 000 images; fewer only for quick experiments
     device: str | None = None  # None: CUDA, else Apple MPS, else CPU
+    diagnostics_every: int = 0  # k > 0: every k iterations record update ratios and activation histograms (05 §5)
 
     def __post_init__(self) -> None:
         settings.check(self)

@@ -32,7 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from helpers import plots, theory  # noqa: E402
-from helpers.plots import notebook01, notebook02, notebook05, notebook06, notebook07, panels  # noqa: E402
+from helpers.plots import diagnostics, notebook01, notebook02, notebook05, notebook06, notebook07, panels  # noqa: E402
 from helpers._machinery import figure_style as S  # noqa: E402
 from helpers.activations import ACTIVATIONS, PRACTICAL_ACTIVATIONS  # noqa: E402
 from helpers.history import History, Progress  # noqa: E402
@@ -82,6 +82,25 @@ def histogram_outputs() -> dict:
     g = torch.Generator().manual_seed(0)
     return {name: {stage: [torch.randn(200, 16, generator=g) * (0.5 + i) for i in range(5)]
                    for stage in ("initialisation", "after 2 epochs")} for name in PRACTICAL_ACTIVATIONS}
+
+
+def with_diagnostics(runs: dict[str, History], hidden: int = 2, every: int = 2, records: int = 47) -> dict[str, History]:
+    """The runs with ``History.diagnostics`` as ``TrainConfig(diagnostics_every=every)`` records them (notebook 05 §5)."""
+    from helpers._machinery.diagnostics import BINS, empty
+
+    g = torch.Generator().manual_seed(1)
+    out = {}
+    for k, (name, h) in enumerate(runs.items()):
+        d = empty(name, every, hidden)
+        for r in range(records):
+            d["iterations"].append(r * every)
+            d["update_ratio"].append([10 ** (-1.3 - r / records - (2 - l) * k * 0.5) for l in range(hidden + 1)])
+            shares = torch.softmax(torch.randn(hidden, BINS, generator=g) * (1 + r / 10), 1) * (0.5 if k == 2 else 1)
+            d["histogram"].append(shares.tolist())
+            d["flat_share"].append([0.5 if k == 2 else 0.03 * r / records] * hidden)
+            d["flat_units"].append([0.4 if k == 2 else 0.0] * hidden)
+        out[name] = History(name, h.config, h.loss, diagnostics=d)
+    return out
 
 
 def live(runs: dict[str, History], iterations: int | None = None, layers: bool = False):
@@ -159,6 +178,14 @@ FIGURES = {
         {k: {n: [0.1 * (j + 1) for j in range(11)] for n in PRACTICAL_ACTIVATIONS} for k in ("plain", "batchnorm", "residual")},
         {k: {n: [0.2 * (j + 1) for j in range(11)] for n in PRACTICAL_ACTIVATIONS} for k in ("plain", "batchnorm", "residual")},
         {k: {n: 0.9 for n in PRACTICAL_ACTIVATIONS} for k in ("plain", "batchnorm", "residual")}, "three kinds")),
+    "plots.plot_update_ratios": lambda r3, r7, data: inline(plots.plot_update_ratios(with_diagnostics(r3))),
+    "plots.plot_update_ratios, 10 hidden layers": lambda r3, r7, data: inline(plots.plot_update_ratios(
+        with_diagnostics(r3, hidden=10), "10 hidden layers of 128, Adam 10⁻³: update-to-weight ratio of each Linear "
+        "layer (layer 1 = input side)")),
+    "plots.plot_activation_heatmaps": lambda r3, r7, data: inline(plots.plot_activation_heatmaps(with_diagnostics(r3))),
+    "plots.plot_activation_heatmaps, 3 of 10 layers": lambda r3, r7, data: inline(plots.plot_activation_heatmaps(
+        with_diagnostics(r3, hidden=10), layers=(1, 5, 10), title="10 hidden layers of 128, Adam: hidden layers 1, 5, "
+        "10 over training; beneath: the share of flat values")),
     "plots.plot_activations": lambda r3, r7, data: inline(plots.plot_activations()),
     "plots.plot_activations, all seven": lambda r3, r7, data: inline(plots.plot_activations(list(ACTIVATIONS))),
     "plots.plot_chain_gradients": lambda r3, r7, data: inline(plots.plot_chain_gradients(CHAINS, max_depth=20)),
@@ -341,7 +368,8 @@ def test_figure_reads_on_a_lab_screen(name, runs3, runs7, tiny_data):
 
 def test_every_figure_function_is_rendered():
     """A new public figure function must be added to FIGURES (and so pass the checks)."""
-    public = {f"plots.{n}" for module in (S, panels, notebook01, notebook02, notebook05, notebook06, notebook07)
+    public = {f"plots.{n}" for module in (S, panels, diagnostics, notebook01, notebook02, notebook05, notebook06,
+                                          notebook07)
               for n, f in inspect.getmembers(module, inspect.isfunction)
               if f.__module__ == module.__name__ and not n.startswith("_")
               and str(inspect.signature(f).return_annotation).endswith("Figure")}

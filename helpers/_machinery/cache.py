@@ -19,7 +19,7 @@ from .files import atomic_write_bytes
 T = TypeVar("T")
 CACHE_VARIABLE = "LAB_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent.parent / "notebooks" / "cache"
-CACHE_FORMAT = 5  # bump when what a cache file holds, or how it was trained, changes: older files are recomputed
+CACHE_FORMAT = 6  # bump when what a cache file holds, or how it was trained, changes: older files are recomputed
 _MAGIC = b"activation-lab-cache\n"
 
 

@@ -68,6 +68,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest available)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="folder for results.json and comparison.png")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--diagnostics-every", type=int, default=0, metavar="K",
+                        help="record update ratios and activation histograms every K iterations (default 0: none)")
     args = parser.parse_args(argv)
     if len(set(args.activations)) != len(args.activations):
         parser.error("each activation may be named only once")
@@ -77,7 +79,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"argument --device: {err}")
     try:  # TrainConfig checks the settings; its message becomes the one-line error
         args.config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                  optimizer=args.optimizer, seed=args.seed, device=args.device)
+                                  optimizer=args.optimizer, seed=args.seed, device=args.device,
+                                  diagnostics_every=args.diagnostics_every)
     except ValueError as err:
         parser.error(str(err))
     if args.out.exists() and not args.out.is_dir():

@@ -141,6 +141,7 @@ class StackedMLP(nn.Module):
         self.biases = nn.ParameterList(nn.Parameter(b.contiguous()) for b in biases)
         self.layers = list(zip(self.weights, self.biases))  # plain lists: a ParameterList is slow to index
         self.params = [*self.weights, *self.biases]  # the order of .parameters(): weights first
+        self.kept: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None  # forward_backward(keep=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, 784] -> logits [M, B, 10], one slice per model."""
@@ -161,10 +162,15 @@ class StackedMLP(nn.Module):
         return z, outputs, pre_activations
 
     @torch.no_grad()
-    def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Set each ``.grad`` as ``loss.backward()`` would, without a costlier autograd graph: (logits, losses [M])."""
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor, keep: bool = False
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Set each ``.grad`` as ``loss.backward()`` would, without a costlier autograd graph: (logits, losses [M]).
+
+        ``keep``: also keep each hidden layer's activations and pre-activations in ``.kept`` (the diagnostics)."""
         m, batch = len(self.activations), len(x)
         logits, inputs, pre_activations = self._layers_forward(x)
+        if keep:
+            self.kept = (inputs, pre_activations)
         log_p = torch.log_softmax(logits, dim=-1)
         target = y.expand(m, batch).unsqueeze(-1)
         losses = -log_p.gather(-1, target).squeeze(-1).mean(1)

@@ -44,6 +44,8 @@ def check(config) -> None:
         problems.append(f"clip_grad_norm must be > 0 or None, got {config.clip_grad_norm!r}")
     if config.train_size is not None and (not _is_int(config.train_size) or config.train_size < 1):
         problems.append(f"train_size must be a whole number >= 1 or None, got {config.train_size!r}")
+    if not _is_int(config.diagnostics_every) or config.diagnostics_every < 0:
+        problems.append(f"diagnostics_every must be a whole number >= 0 (0: none), got {config.diagnostics_every!r}")
     if problems:
         raise ValueError("; ".join(problems) + ".")
     object.__setattr__(config, "hidden", hidden)

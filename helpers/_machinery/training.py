@@ -19,6 +19,7 @@ from ..activations import activation_name
 from ..data import MNISTTensors, load_mnist
 from ..history import History, Progress, TrainingDiverged, TrainingInterrupted, TrainingUnstable
 from ..model import build_mlp
+from . import diagnostics
 from .engine import StackedMLP, adam
 from .threads import ThreadChooser, thread_chooser
 
@@ -71,6 +72,9 @@ def start(activations: Sequence[str], config, device: torch.device, data: MNISTT
     steps = math.ceil(n_train / config.batch_size)  # the last batch may be smaller, as in DataLoader
     record = {**asdict(config), "device": str(device), "trained_together": names}
     runs = {n: History(n, dict(record), iterations_per_epoch=steps) for n in names}
+    if config.diagnostics_every:  # notebook 05 §5: update ratios and activation histograms every k iterations
+        for n, h in runs.items():
+            h.diagnostics = diagnostics.empty(n, config.diagnostics_every, len(config.hidden))
     from tqdm.auto import tqdm  # imported here: notebooks that never train need no progress bar
     batches = tuple({config.batch_size, n_train - (steps - 1) * config.batch_size})  # the last may be smaller
     threads = thread_chooser(device, model, batches, min(EVALUATION_CHUNK, len(data.test_x)), config.batch_size)
@@ -95,18 +99,23 @@ def one_epoch(t: Run, epoch: int) -> torch.Tensor:
     rows: list[torch.Tensor] = []  # per iteration: [M, 2 + L] = loss, global norm, layer norms
     correct = torch.zeros(len(t.runs), dtype=torch.long, device=t.x.device)
     flushed = 0
+    every = config.diagnostics_every  # 0: none
     t.threads.restart_clock()  # the evaluation before this epoch is not a training step
     for step in range(t.steps):
         batch = order[step * config.batch_size:(step + 1) * config.batch_size]
         xb, yb = t.x.index_select(0, batch), t.y.index_select(0, batch)
-        logits, losses = model.forward_backward(xb, yb)  # what loss.backward() computes: sets each .grad
+        watch = every > 0 and (t.done + step) % every == 0
+        logits, losses = model.forward_backward(xb, yb, keep=watch)  # what loss.backward() computes: sets .grad
         total, per_layer = model.grad_norms()
         with torch.no_grad():  # recorded before the update, while these numbers are still in cache
             rows.append(torch.cat([losses[:, None], total[:, None], per_layer], 1))
             correct += (logits.argmax(-1) == yb).sum(1)
         if config.clip_grad_norm is not None:
             model.clip_grads_(total, config.clip_grad_norm)
+        before = diagnostics.weights_now(model) if watch else None
         t.optimizer.step()
+        if watch:
+            diagnostics.record(model, t.runs, before, t.done + step)
         t.threads.after_step()
         if (step + 1) % FLUSH_EVERY == 0 or step + 1 == t.steps:  # numbers to Python lists, in blocks
             _flush(torch.stack(rows[flushed:]), t.runs, t.done + flushed, epoch)
