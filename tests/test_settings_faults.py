@@ -61,15 +61,14 @@ def test_item6_a_single_value_flag_given_twice_is_an_error(flag, first, second, 
 @pytest.mark.parametrize("value, strict", [("1", True), ("true", True), ("TRUE", True), ("Yes", True), ("on", True),
                                            ("0", False), ("false", False), ("No", False), ("OFF", False),
                                            ("", False), (" ", False)])
-def test_item8_strict_claims_accepts_the_usual_spellings(value, strict, monkeypatch, capsys):
+def test_item8_strict_claims_accepts_the_usual_spellings(value, strict, monkeypatch):
     monkeypatch.setenv(claims.STRICT_VARIABLE, value)
     monkeypatch.delenv(claims.CLAIMS_LOG_VARIABLE, raising=False)
     if strict:
         with pytest.raises(AssertionError, match="Claim does not hold"):
             claims.claim("a claim that is false", False)
     else:
-        claims.claim("a claim that is false", False)
-        assert "does not hold" in capsys.readouterr().out
+        claims.claim("a claim that is false", False)  # a note (item 24), not an error
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", "strict", "tru"])

@@ -305,8 +305,8 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:  # a ValueError: said beside the file's name, without a traceback
         raise ValueError(f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}), so not a notebook "
-                         f"file. Restore it with `git checkout -- {_shown(path)}` (your edits to it are lost), or "
-                         f"fix that line in an editor.") from None
+                         f"file. Restore it with `git checkout -- {_shown(path)}` (your uncommitted edits to it are "
+                         f"lost), or fix that line in an editor.") from None
 
 
 def check_notebook(path: str | Path) -> list[str]:

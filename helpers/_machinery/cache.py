@@ -81,7 +81,7 @@ class CacheNotSaved(UserWarning):
 
 
 _UNWRITABLE: set[str] = set()  # cache folders already warned about in this session
-_IN_MEMORY: dict[str, tuple[str, bytes]] = {}  # cache file -> (key JSON, pickled result): those that could not be written
+_IN_MEMORY: dict[str, tuple[str, bytes]] = {}  # cache file -> (key JSON, pickled result), for those not written
 
 
 def _store(key: dict, value: Any, folder: str | Path | None) -> None:
