@@ -55,7 +55,8 @@ def _activation(text: str) -> str:
 class _Once(argparse.Action):
     """Store a flag's value, refusing the flag if it is given twice (argparse would keep the last silently)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
         given = namespace.__dict__.setdefault("_given", {})
         if self.dest in given:
             parser.error(f"argument {option_string}: given twice ({given[self.dest]}, then {values}); give each "
@@ -173,17 +174,19 @@ def _write(out: Path, runs: Mapping[str, History]) -> int:
 def _interrupted_writing(out: Path, contents: dict[Path, bytes]) -> int:
     """Ctrl-C while the results were made or written: never one new file beside an old one; say so (exit 130)."""
     new = [path for path, data in contents.items() if _holds(path, data)]
-    state = "the files there (if any, from an earlier run) are as they were"
+    state = "the files there (if any, from an earlier run) are as they were. Run the command again to write them"
     if len(new) == len(contents) == len(RESULT_FILES):
-        state = "both files were written"
+        state = "both files were written in full"
     elif new:
         old = [path for path in contents if path not in new and path.exists()]
-        for path in old:  # an earlier run's file must not pass for this run's partner
-            path.replace(path.with_name(path.name + ".stale"))
-        state = (f"only {new[0].name} is from this run" +
-                 (f"; the earlier run's {old[0].name} was renamed {old[0].name}.stale" if old else ""))
-    print(f"error: Interrupted (Ctrl-C) while writing the results into {out}: {state}. Run the command again to "
-          f"write them.", file=sys.stderr)
+        try:
+            for path in old:  # an earlier run's file must not pass for this run's partner
+                path.replace(path.with_name(path.name + ".stale"))
+            aside = f"; the earlier run's {old[0].name} was renamed {old[0].name}.stale" if old else ""
+        except OSError:
+            aside = f"; {old[0].name} beside it is from an earlier run"
+        state = f"only {new[0].name} is from this run{aside}. Run the command again to write both"
+    print(f"error: Interrupted (Ctrl-C) while writing the results into {out}: {state}.", file=sys.stderr)
     return 130
 
 
