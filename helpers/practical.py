@@ -28,14 +28,24 @@ _DEVICE_TYPES = ("cpu", "cuda", "mps")  # what the lab's engine runs on
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The device to train on (notebook 03): the one asked for, else CUDA, else Apple MPS, else the CPU."""
     if device is not None:
-        device = torch.device(device)
+        have = ", ".join(t for t, ok in [("cpu", True), ("cuda", torch.cuda.is_available()),
+                                         ("mps", torch.backends.mps.is_available())] if ok)
+        try:
+            device = torch.device(device.strip().lower() if isinstance(device, str) else device)
+        except RuntimeError:  # not a device PyTorch knows: its own message lists 20 kinds
+            raise ValueError(f"device must be cpu, cuda or mps (this machine has: {have}), got {device!r}.") from None
         if device.type not in _DEVICE_TYPES:
             raise ValueError(f"device must be cpu, cuda or mps (or e.g. 'cuda:1'), got {device.type!r}: the lab's "
-                             f"engine runs on those only.")
+                             f"engine runs on those only (this machine has: {have}).")
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here.")
+            raise ValueError(f"device 'cuda' was asked for, but PyTorch sees no CUDA GPU here (this machine has: "
+                             f"{have}).")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} was asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA GPU(s), numbered from 0.")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("device 'mps' was asked for, but Apple MPS is not available here.")
+            raise ValueError(f"device 'mps' was asked for, but Apple MPS is not available here (this machine has: "
+                             f"{have}).")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -13,7 +13,6 @@ kinds share one set of Linear layers, the ones ``build_mlp(activation, seed, hid
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from typing import Iterator
 
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._machinery.cache import cached
+from ._machinery.threads import fixed_threads
 from ._machinery.training import epoch_order
 from .activations import DERIVATIVES, activation_name, make_activation
 from .data import MNISTTensors
@@ -83,7 +83,7 @@ def weight_grad_norms(net: nn.Module) -> list[float]:
 def _few_threads() -> Iterator[None]:
     """Small matrices: one CPU thread (``LAB_THREADS`` if set) is as fast as two, and far faster on a busy machine."""
     before = torch.get_num_threads()
-    torch.set_num_threads(int(os.environ.get("LAB_THREADS") or 1))
+    torch.set_num_threads(fixed_threads() or 1)
     try:
         yield
     finally:

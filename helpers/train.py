@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._machinery import settings, training
+from ._machinery import settings, threads, training
 from ._machinery.engine import StackedMLP, adam, linear_params
 from .activations import activation_name
 from .data import MNISTTensors, mnist_datasets
@@ -70,6 +70,7 @@ def train_together(activations: Sequence[str], config: TrainConfig | None = None
     ``overrides`` change single settings, e.g. ``epochs=1``; ``callback`` gets a ``Progress`` every 50 iterations
     and at each epoch's end (notebook 03's live figure)."""
     config = replace(config or TrainConfig(), **overrides)
+    threads.fixed_threads()  # a bad LAB_THREADS is said before the data loads
     run = training.start(activations, config, pick_device(config.device), data, callback, progress)
     with training.finishing(run):  # interrupted (■) or NaN: the runs so far go with the exception
         for epoch in range(1, config.epochs + 1):

@@ -42,7 +42,7 @@ def test_one_epoch_on_full_mnist_writes_both_files(tmp_path):
     (["--lr", "-1"], r"lr must be a number in \(0, 10\], got -1"),
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--device", "cuda"], "--device"),
-    (["--activations", "ReLU", "relu"], "only once"),
+    (["--epochs", "2", "--epochs", "3"], "--epochs: given twice"),
     (["--device", "meta"], "--device: device must be cpu, cuda or mps"),
     (["--device", "xla"], "--device: device must be cpu, cuda or mps"),
     (["--seed", str(2 ** 64)], "seed must be a whole number from 0 to"),

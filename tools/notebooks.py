@@ -301,7 +301,12 @@ def write_solutions(outdir: Path, paths: Sequence[Path]) -> list[tuple[Path, lis
 
 def _read(path: Path) -> dict:
     """A notebook file as plain JSON, so that writing it back changes nothing else."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:  # a ValueError: said beside the file's name, without a traceback
+        raise ValueError(f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}), so not a notebook "
+                         f"file. Restore it with `git checkout -- {_shown(path)}` (your uncommitted edits to it are "
+                         f"lost), or fix that line in an editor.") from None
 
 
 def check_notebook(path: str | Path) -> list[str]:

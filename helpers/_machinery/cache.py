@@ -68,16 +68,20 @@ def cached(key: dict, compute: Callable[[], T], folder: str | Path | None = None
         found, value = load_cached(key, folder)
         if found:
             return value
+        kept = _IN_MEMORY.get(str(cache_path(key, folder)))
+        if kept is not None and kept[0] == key_json(key):  # could not be written earlier in this session
+            return pickle.loads(kept[1])
     value = compute()
     _store(key, value, folder)
     return value
 
 
 class CacheNotSaved(UserWarning):
-    """A result could not be written to the disk cache; it was kept in memory and will be computed again."""
+    """A result could not be written to the disk cache; it is kept in memory for this session only."""
 
 
 _UNWRITABLE: set[str] = set()  # cache folders already warned about in this session
+_IN_MEMORY: dict[str, tuple[str, bytes]] = {}  # cache file -> (key JSON, pickled result), for those not written
 
 
 def _store(key: dict, value: Any, folder: str | Path | None) -> None:
@@ -88,12 +92,15 @@ def _store(key: dict, value: Any, folder: str | Path | None) -> None:
               "sha256": hashlib.sha256(payload).hexdigest()}
     try:
         atomic_write_bytes(path, _MAGIC + json.dumps(header).encode("utf-8") + b"\n" + payload)
+        _IN_MEMORY.pop(str(path), None)
     except OSError as err:
+        _IN_MEMORY[str(path)] = (header["key"], payload)
         if str(path.parent) in _UNWRITABLE:
             return
         _UNWRITABLE.add(str(path.parent))
         reason = f"{path} is a folder" if path.is_dir() else f"{type(err).__name__}: {err.strerror or err}"
         warnings.warn(CacheNotSaved(
             f"The result could not be saved in the cache folder {path.parent} ({reason}). It is kept in memory "
-            f"for this session, and will be trained again next time. To keep results, set {CACHE_VARIABLE} to a "
+            f"for this session (the same run is not trained again until the kernel restarts), and will be trained "
+            f"again after that. To keep results, set {CACHE_VARIABLE} to a "
             f"folder you can write to, or make this one writable."), stacklevel=3)

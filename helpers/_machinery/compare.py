@@ -21,6 +21,9 @@ from ..practical import pick_device
 from ..train import TrainConfig, train_together
 from .mnist_files import DataError
 from .files import IncompleteWrite, atomic_write_files, write_temporary
+from .threads import fixed_threads
+
+RESULT_FILES = ("results.json", "comparison.png")  # written into --out as a pair
 
 
 def format_table(rows: list[dict], unstable: Sequence[str] = ()) -> str:
@@ -49,6 +52,19 @@ def _activation(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+class _Once(argparse.Action):
+    """Store a flag's value, refusing the flag if it is given twice (argparse would keep the last silently)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        given = namespace.__dict__.setdefault("_given", {})
+        if self.dest in given:
+            parser.error(f"argument {option_string}: given twice ({given[self.dest]}, then {values}); give each "
+                         f"setting once")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag gives one line (what is wrong, and where help is), not the usage block."""
 
@@ -58,21 +74,28 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = _Parser(prog="python -m helpers.compare", description=__doc__.split("\n")[1])
-    parser.add_argument("--activations", nargs="+", type=_activation, default=list(PRACTICAL_ACTIVATIONS),
+    parser.add_argument("--activations", nargs="+", action="extend", type=_activation, default=None,
                         metavar="NAME", help=f"any of {', '.join(ACTIVATIONS)} (default: Sigmoid Tanh ReLU)")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest available)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="folder for results.json and comparison.png")
+    parser.add_argument("--epochs", type=int, default=5, action=_Once)
+    parser.add_argument("--seed", type=int, default=0, action=_Once)
+    parser.add_argument("--batch-size", type=int, default=64, action=_Once)
+    parser.add_argument("--lr", type=float, default=1e-3, action=_Once)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", action=_Once)
+    parser.add_argument("--device", default=None, action=_Once,
+                        help="cpu, cuda or mps, any case (default: the fastest available)")
+    parser.add_argument("--out", type=Path, default=Path("results"), action=_Once,
+                        help="folder for results.json and comparison.png")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--diagnostics-every", type=int, default=0, metavar="K",
                         help="record update ratios and activation histograms every K iterations (default 0: none)")
     args = parser.parse_args(argv)
-    if len(set(args.activations)) != len(args.activations):
-        parser.error("each activation may be named only once")
+    vars(args).pop("_given", None)
+    # --activations ReLU --activations Tanh: both; a name given twice is trained once
+    args.activations = list(dict.fromkeys(args.activations or PRACTICAL_ACTIVATIONS))
+    try:
+        fixed_threads()  # a bad LAB_THREADS is said now, not after MNIST has loaded
+    except ValueError as err:
+        parser.error(str(err))
     try:
         args.device = str(pick_device(args.device))
     except (ValueError, RuntimeError) as err:
@@ -85,6 +108,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(str(err))
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"argument --out: {args.out} is a file, not a folder")
+    for name in RESULT_FILES:  # a folder where a result file goes: found now, not after training
+        if (args.out / name).is_dir():
+            parser.error(f"argument --out: {args.out / name} is a folder, but the results are written to a file of "
+                         f"that name; move or delete that folder, or choose another --out")
     try:  # a test file written and removed: an unwritable --out must not cost the whole training
         args.out.mkdir(parents=True, exist_ok=True)
         write_temporary(args.out / "results.json", b"{}").unlink()
@@ -129,9 +156,13 @@ def _write(out: Path, runs: Mapping[str, History]) -> int:
     from ..plots import plot_comparison  # matplotlib only once there is something to draw
     from .figure_style import figure_png
 
+    contents: dict[Path, bytes] = {}
     try:
-        atomic_write_files({out / "results.json": json.dumps(results_json(runs), indent=1).encode("utf-8"),
-                            out / "comparison.png": figure_png(plot_comparison(runs), dpi=100)})
+        contents = {out / "results.json": json.dumps(results_json(runs), indent=1).encode("utf-8"),
+                    out / "comparison.png": figure_png(plot_comparison(runs), dpi=100)}
+        atomic_write_files(contents)
+    except KeyboardInterrupt:
+        return _interrupted_writing(out, contents)
     except IncompleteWrite as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -141,3 +172,30 @@ def _write(out: Path, runs: Mapping[str, History]) -> int:
         return 1
     print(f"wrote {out / 'results.json'} and {out / 'comparison.png'}")
     return 0
+
+
+def _interrupted_writing(out: Path, contents: dict[Path, bytes]) -> int:
+    """Ctrl-C while the results were made or written: never one new file beside an old one; say so (exit 130)."""
+    new = [path for path, data in contents.items() if _holds(path, data)]
+    state = "the files there (if any, from an earlier run) are as they were. Run the command again to write them"
+    if len(new) == len(contents) == len(RESULT_FILES):
+        state = "both files were written in full"
+    elif new:
+        old = [path for path in contents if path not in new and path.exists()]
+        try:
+            for path in old:  # an earlier run's file must not pass for this run's partner
+                path.replace(path.with_name(path.name + ".stale"))
+            aside = f"; the earlier run's {old[0].name} was renamed {old[0].name}.stale" if old else ""
+        except OSError:
+            aside = f"; {old[0].name} beside it is from an earlier run"
+        state = f"only {new[0].name} is from this run{aside}. Run the command again to write both"
+    print(f"error: Interrupted (Ctrl-C) while writing the results into {out}: {state}.", file=sys.stderr)
+    return 130
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False

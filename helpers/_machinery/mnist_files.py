@@ -77,6 +77,14 @@ def _readable_md5(path: Path) -> str:
                         f"bundled copy.") from None
 
 
+def _private(raw: Path, err: OSError) -> DataError:
+    """A DataError for an MNIST folder this user may not look into: who can fix it, and how to go around it."""
+    return DataError(f"Cannot look into the MNIST folder {raw} ({err.strerror or err}): it belongs to another user "
+                     f"who keeps it private (a shared data folder?). Ask its owner to run `chmod -R a+rX "
+                     f"{raw.parent}`, or set {DATA_DIR_VARIABLE} to a folder of your own: it is filled from the "
+                     f"bundled copy.")
+
+
 def _unpack_bundled(bundle: Path, target: Path, size: int, md5: str) -> None:
     """Decompress one bundled file into ``target`` atomically, checking size and md5 first."""
     try:
@@ -130,7 +138,11 @@ def ensure_mnist(root: Path | None = None, bundle_dir: Path = BUNDLE_DIR,
     missing = []
     for name, (size, md5) in files.items():
         target = raw / name
-        if target.is_file():
+        try:
+            present = target.is_file()
+        except PermissionError as err:  # a folder on the way another user keeps to themselves (0700)
+            raise _private(raw, err) from None
+        if present:
             _check_file(target, size, md5)
         elif (bundle := bundle_dir / f"{name}.xz").is_file():
             _unpack_bundled(bundle, target, size, md5)

@@ -6,6 +6,7 @@ Machinery: ``helpers/train.py``'s ``TrainConfig`` calls ``check`` when it is mad
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Iterable
 
@@ -13,47 +14,87 @@ from ..model import INITS
 
 OPTIMIZERS = ("adam", "sgd")
 MAX_SEED = 2 ** 63 - 1  # torch.Generator.manual_seed takes at most 64 bits
+MAX_EPOCHS = 1000  # 1000 epochs of the full MNIST take over a day on a laptop CPU
+MAX_UNITS, MAX_LAYERS = 65_536, 1000  # per hidden layer; hidden layers
+MAX_PARAMETERS = 100_000_000  # per network: with gradients and Adam's two moments, 16 bytes each (1.6 GB)
+BYTES_PER_PARAMETER = 16  # float32 weight, gradient, Adam's two moments
+WHOLE = ("epochs", "batch_size", "train_size")  # stored as plain ints (a NumPy integer is accepted)
+NUMBERS = ("lr", "momentum", "init_gain", "clip_grad_norm")  # stored as plain floats if given as NumPy numbers
 
 
 def check(config) -> None:
-    """Normalise ``hidden`` and ``seed`` on the (frozen) config; a ValueError naming every bad setting."""
-    problems = []
+    """Normalise the whole-number and numeric settings on the (frozen) config; a ValueError naming every bad one."""
+    problems, plain = [], {}
     hidden = layer_sizes(config.hidden)
     if hidden is None:
         problems.append(f"hidden must be a tuple of layer sizes, e.g. (256, 128), got {config.hidden!r}")
     seed = whole(config.seed)
     if seed is None or not 0 <= seed <= MAX_SEED:
         problems.append(f"seed must be a whole number from 0 to 2**63 - 1, got {config.seed!r}")
-    if not _is_int(config.epochs) or config.epochs < 1:
+    for name in WHOLE:
+        plain[name] = whole(getattr(config, name))
+    for name in NUMBERS:
+        value = getattr(config, name)
+        plain[name] = _plain_number(value)
+        if value is not None and plain[name] is None:
+            problems.append(f"{name} must be a number (not {type(value).__name__}), got {value!r}")
+    epochs, batch_size, train_size = plain["epochs"], plain["batch_size"], plain["train_size"]
+    if epochs is None or epochs < 1:
         problems.append(f"epochs must be a whole number >= 1, got {config.epochs!r}")
-    if not _is_int(config.batch_size) or not 1 <= config.batch_size <= 60000:
+    elif epochs > MAX_EPOCHS:
+        problems.append(f"epochs must be at most {MAX_EPOCHS} ({MAX_EPOCHS} epochs of the full MNIST take over a "
+                        f"day on a laptop CPU), got {config.epochs!r}")
+    if batch_size is None or not 1 <= batch_size <= 60000:
         problems.append(f"batch_size must be a whole number from 1 to 60000, got {config.batch_size!r}")
-    if not isinstance(config.lr, (int, float)) or not 0 < config.lr <= 10 or math.isnan(config.lr):
+    lr = plain["lr"]
+    if lr is not None and (not 0 < lr <= 10 or math.isnan(lr)):
         problems.append(f"lr must be a number in (0, 10], got {config.lr!r}")
     if config.optimizer not in OPTIMIZERS:
         problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
-    if not 0 <= config.momentum < 1:
+    if plain["momentum"] is not None and not 0 <= plain["momentum"] < 1:
         problems.append(f"momentum must be in [0, 1), got {config.momentum!r}")
     if config.init not in INITS:
         problems.append(f"init must be one of {', '.join(INITS)}, got {config.init!r}")
-    if not isinstance(config.init_gain, (int, float)) or not config.init_gain > 0:
+    if plain["init_gain"] is not None and not plain["init_gain"] > 0:
         problems.append(f"init_gain must be a number > 0, got {config.init_gain!r}")
-    if hidden is not None and (not hidden or min(hidden) < 1):
-        problems.append(f"hidden must list one or more positive layer sizes, got {hidden!r}")
-    if config.clip_grad_norm is not None and not config.clip_grad_norm > 0:
+    if hidden is not None:
+        problems += _size_problems(hidden)
+    if plain["clip_grad_norm"] is not None and not plain["clip_grad_norm"] > 0:
         problems.append(f"clip_grad_norm must be > 0 or None, got {config.clip_grad_norm!r}")
-    if config.train_size is not None and (not _is_int(config.train_size) or config.train_size < 1):
+    if config.train_size is not None and (train_size is None or train_size < 1):
         problems.append(f"train_size must be a whole number >= 1 or None, got {config.train_size!r}")
     if not _is_int(config.diagnostics_every) or config.diagnostics_every < 0:
         problems.append(f"diagnostics_every must be a whole number >= 0 (0: none), got {config.diagnostics_every!r}")
     if problems:
         raise ValueError("; ".join(problems) + ".")
-    object.__setattr__(config, "hidden", hidden)
-    object.__setattr__(config, "seed", seed)
+    for name, value in {"hidden": hidden, "seed": seed, **plain}.items():
+        object.__setattr__(config, name, value)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _size_problems(hidden: tuple[int, ...]) -> list[str]:
+    """What is wrong with the layer sizes: none, a size < 1, too wide, too deep, too many weights to fit in memory."""
+    if not hidden or min(hidden) < 1:
+        return [f"hidden must list one or more positive layer sizes, got {hidden!r}"]
+    sizes = (784, *hidden, 10)
+    weights = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    need = f"{weights:,} weights per network, which with their gradients and Adam's state need about " \
+           f"{weights * BYTES_PER_PARAMETER / 1e9:,.1f} GB of memory"
+    if max(hidden) > MAX_UNITS:
+        return [f"each hidden layer may have at most {MAX_UNITS:,} units, got {max(hidden):,} in hidden={hidden!r} "
+                f"({need})"]
+    if len(hidden) > MAX_LAYERS:
+        return [f"hidden may have at most {MAX_LAYERS} layers, got {len(hidden)}"]
+    if weights > MAX_PARAMETERS:
+        return [f"hidden={hidden!r} gives {need}; at most {MAX_PARAMETERS:,} weights (about "
+                f"{MAX_PARAMETERS * BYTES_PER_PARAMETER / 1e9:.1f} GB) are allowed"]
+    return []
+
+
+def _plain_number(value: object) -> int | float | None:
+    """``value`` if it is an int or float, a NumPy number as a float; None for a bool, a string, anything else."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return None
+    return value if type(value) in (int, float) else float(value)
 
 
 def whole(value: object) -> int | None:

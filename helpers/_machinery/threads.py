@@ -184,15 +184,26 @@ def processor_name() -> str:
 
 def thread_counts(device: torch.device) -> list[int]:
     """The CPU thread counts training may move between: PyTorch's count, halved down to 1 (one, if fixed)."""
-    fixed = os.environ.get(THREADS_VARIABLE, "").strip()
-    if fixed:
-        if not fixed.isdigit() or int(fixed) < 1:
-            raise ValueError(f"{THREADS_VARIABLE} must be a whole number of threads, 1 or more, got {fixed!r}.")
-        return [int(fixed)]
+    fixed = fixed_threads()
+    if fixed is not None:
+        return [fixed]
     top = torch.get_num_threads()
     if device.type != "cpu" or os.environ.get("OMP_NUM_THREADS", "").strip():
         return [top]
     return [top >> k for k in range(top.bit_length())]  # top, top // 2, ..., 1
+
+
+def fixed_threads() -> int | None:
+    """``LAB_THREADS`` as a number of threads (None if unset); a ValueError if it is not from 1 to the CPU count."""
+    fixed = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not fixed:
+        return None
+    cpus = os.cpu_count() or 1
+    if not (fixed.isascii() and fixed.isdigit()) or not 1 <= int(fixed) <= cpus:
+        raise ValueError(f"{THREADS_VARIABLE} must be a whole number of threads from 1 to {cpus} (this machine's CPU "
+                         f"count), got {fixed!r}. Set it to a number in that range, or unset it to let the engine "
+                         f"choose.")
+    return int(fixed)
 
 
 @lru_cache(maxsize=16)
