@@ -32,6 +32,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(ANSWERS_VARIABLE, str(tmp_path / "answers.json"))
     monkeypatch.setattr(checking, "_MEASURED", set())
+    monkeypatch.setattr(checking, "_COMMITTED", {})
 
 
 def shown(out) -> str:
@@ -546,7 +547,8 @@ def test_a_status_never_goes_back_to_not_done(tmp_path):
 def test_a_prediction_committed_after_the_measurement_is_late_even_after_a_restart(tmp_path, monkeypatch):
     run("grad_norm", global_grad_norm)  # the student has an answers file already
     check.prediction_result("depth", "far smaller", "why")
-    monkeypatch.setattr(checking, "_MEASURED", set())  # a kernel restart forgets what this session saw
+    monkeypatch.setattr(checking, "_MEASURED", set())
+    monkeypatch.setattr(checking, "_COMMITTED", {})  # a kernel restart forgets what this session saw
     box = check.predict("depth", "What happens?", ["the same", "far smaller"])
     box.radio.value = "the same"
     box.button.click()

@@ -294,7 +294,7 @@ def test_a_loss_that_blows_up_without_nan_is_a_warning_recorded_on_the_history(t
     assert "Lower the learning rate" in message and "test accuracy" in message
     assert h.to_dict()["warnings"] == h.warnings  # results.json keeps it
     calm = helpers.train("ReLU", epochs=1, optimizer="sgd", lr=0.05, data=tiny_data, progress=False)
-    assert calm.warnings == []
+    assert not any("blew up" in w for w in calm.warnings)  # noise: it may learn nothing, but nothing blew up
 
 
 def test_instability_is_losses_far_above_ln_10_over_several_iterations_or_an_infinite_gradient_norm():

@@ -49,6 +49,7 @@ APPENDIX_NOTE = ("_For reading on GitHub or in an HTML export. In Jupyter, answe
                  "first, then reveal the model answer there._")
 OLD_VIVA_CELL = re.compile(r"\A\s*<!--\s*viva:")  # the per-question cells that the appendix replaces
 ASK_CALL = re.compile(r"\bviva\.ask\(\s*\[([^\]]*)\]")
+ANY_ASK = re.compile(r"\bviva\.ask\(\s*([^\s)][^,)]*)")  # the first argument, whatever it is
 QUOTED = re.compile(r"""["']([^"']+)["']""")
 YOUR_TURN = re.compile(r"# Your turn: (\w+)\s*")  # the first line of an exercise's stub cell
 
@@ -81,9 +82,14 @@ import helpers'''
 def asked_questions(nb: dict) -> list[str]:
     """The ids passed to ``viva.ask([...])`` in the notebook's code cells, in order, each once."""
     ids: list[str] = []
-    for cell in nb["cells"]:
+    for number, cell in enumerate(nb["cells"]):
         if cell["cell_type"] == "code":
-            for group in ASK_CALL.findall(_source(cell)):
+            source = _source(cell)
+            if len(ASK_CALL.findall(source)) != len(ANY_ASK.findall(source)):
+                raise ValueError(f"cell {number} ({cell.get('id', 'no id')}) calls viva.ask with something other than "
+                                 "a list written out, e.g. viva.ask([\"role\", \"ranges\"]): the viva appendix is "
+                                 "made from those ids, so write the list in the call itself")
+            for group in ASK_CALL.findall(source):
                 ids += [qid for qid in QUOTED.findall(group) if qid not in ids]
     return ids
 

@@ -322,7 +322,9 @@ def _record(name: str, status: str, answers_path: Any) -> str:
         error = str(err)
     if error:
         return f'<span style="color:#b00">⚠ The status was not saved: {html.escape(error)}.</span>'
-    return f'<span style="color:#666">Saved in <code>{html.escape(store.path.name)}</code>: {html.escape(status)}.</span>'
+    notice = f'<br><span style="color:#b00">⚠ {html.escape(store.notice)}</span>' if store.notice else ""
+    return (f'<span style="color:#666">Saved in <code>{html.escape(store.path.name)}</code>: {html.escape(status)}.'
+            f'</span>{notice}')
 
 
 def run_check(exercise: Exercise, *functions: Callable, answers_path: Any = None, show: bool = True) -> Checked:
@@ -360,6 +362,7 @@ def run_check(exercise: Exercise, *functions: Callable, answers_path: Any = None
 # ----------------------------------------------------------------------------- predict, then run
 
 _MEASURED: set[str] = set()  # ids whose measurement this session has already shown
+_COMMITTED: dict[tuple[str, str], str] = {}  # (answers file, id): committed this session, saved or not
 
 
 def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = None) -> ipywidgets.VBox:
@@ -385,13 +388,17 @@ def predict(id: str, question: str, choices: Sequence[str], answers_path: Any = 
                   store.save(f"{key}:committed_at", datetime.now().isoformat(timespec="seconds"))]
         if late:
             errors.append(store.save(f"{key}:note", "committed after the measurement was shown"))
-        saved = "" if not any(errors) else f" ⚠ Not saved: {next(e for e in errors if e)}."
+        _COMMITTED[str(store.path), id] = radio.value
+        saved = "" if not any(errors) else (f" ⚠ **Not saved in your answers file:** {next(e for e in errors if e)}. "
+                                            "It is kept for this session only: note it down.")
         lock(radio.value, ("(After the measurement was shown: noted as such.)" if late else
                            "Now run the measurement below.") + saved)
 
     button.on_click(on_commit)
     if key in store.answers:
         lock(store.answers[key], "Your prediction is saved; the measurement below says how it went.")
+    elif (str(store.path), id) in _COMMITTED:
+        lock(_COMMITTED[str(store.path), id], "Your prediction is kept for this session (it could not be saved in your answers file).")
     box = w.VBox([markdown_widget(f"**Predict, then run:** {question}"), radio, button, status],
                  layout=w.Layout(width="100%"))
     box.radio, box.button, box.status, box.store = radio, button, status, store  # for code and tests
@@ -404,7 +411,8 @@ def prediction_result(id: str, measured_choice: str, explanation: str, answers_p
     restart too, is noted as late."""
     _MEASURED.add(id)
     store, key = AnswerStore(answers_path), f"prediction:{id}"
-    predicted = store.answers.get(key)
+    predicted = store.answers.get(key, _COMMITTED.get((str(store.path), id)))
+    unsaved = " (committed, but not saved in your answers file)" if key not in store.answers and predicted else ""
     if store.path.exists() and store.answers.get(f"{key}:measured") != measured_choice:
         store.save(f"{key}:measured", measured_choice)
         store.save(f"{key}:measured_at", datetime.now().isoformat(timespec="seconds"))
@@ -413,7 +421,7 @@ def prediction_result(id: str, measured_choice: str, explanation: str, answers_p
                 f"The run measured: **{measured_choice}**.")
     else:
         verdict = "✓ as you predicted." if predicted == measured_choice else "✗ not what you predicted: see why below."
-        text = f"You predicted **{predicted}**; the run measured **{measured_choice}** — {verdict}"
+        text = f"You predicted **{predicted}**{unsaved}; the run measured **{measured_choice}** — {verdict}"
     out = markdown_widget(f"{text}\n\n{explanation}")
     out.text = text  # for code and tests
     return out

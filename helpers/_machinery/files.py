@@ -15,31 +15,63 @@ import filelock
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place in one step."""
-    tmp = write_temporary(path, data)
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place in one step.
+
+    A symbolic link is followed: the file it points to is replaced, the link stays."""
+    path = Path(path)
+    target = path.resolve() if path.is_symlink() else path
+    tmp = write_temporary(target, data)
     try:
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _naming(err, target) from err
         raise
-    return Path(path)
+    return path
 
 
 def write_temporary(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a new temporary file beside ``path`` (ordinary permissions, on disk); returns its path."""
+    """Write ``data`` to a new temporary file beside ``path`` (ordinary permissions, on disk); returns its path.
+    An error names ``path``, never the temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         os.chmod(tmp, file_mode())  # mkstemp makes owner-only files; use the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _naming(err, path) from err
         raise
     return Path(tmp)
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """The same error, naming the file the student asked for (not a hidden temporary file beside it)."""
+    if err.errno is None or err.filename == str(path):
+        return err
+    return type(err)(err.errno, err.strerror, str(path))
+
+
+def remove_leftovers(path: str | Path) -> None:
+    """Remove the temporary files (``.<name>.*.part``) that writes of ``path`` killed half-way left beside it.
+    Call it only while holding ``locked(path)``: every writer of ``path`` then has finished."""
+    path = Path(path)
+    for part in path.parent.glob(f".{glob_escape(path.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            part.unlink()
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters made literal."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -29,6 +29,8 @@ EVALUATION_CHUNK = 5000  # test images per forward pass when evaluating
 # blew up, even when it never becomes NaN (ReLU units then die and the loss falls back to about ln 10).
 UNSTABLE_LOSS = 10 * math.log(10)
 UNSTABLE_ITERATIONS = 3  # one bad batch is not a blow-up
+CHANCE_ACCURACY = 0.12  # 10 classes; always answering "1" scores 11.35 % on MNIST's test set
+START_ITERATIONS = 10  # "where the loss started": the mean of the first iterations
 
 
 @dataclass
@@ -138,8 +140,9 @@ def end_epoch(t: Run, epoch: int, correct: torch.Tensor, accuracy: torch.Tensor,
         h.epoch_seconds.append(elapsed)
         h.seconds = elapsed
     t.bar.set_postfix({n: f"{h.test_acc[-1]:.3f}" for n, h in t.runs.items()})
-    for h in t.runs.values():  # a run whose loss blew up without becoming NaN: recorded and warned about, once
-        if not h.warnings and (message := instability(h)) is not None:
+    last = epoch == t.config.epochs
+    for h in t.runs.values():  # a run that blew up without a NaN, or ended learning nothing: warned about, once
+        if not h.warnings and (message := instability(h) or (learned_nothing(h) if last else None)) is not None:
             h.warnings.append(message)
             warnings.warn(TrainingUnstable(message))
     if t.callback is not None:
@@ -163,6 +166,25 @@ def instability(h: History) -> str | None:
     return (f"The {h.activation} run blew up{when}: {' and '.join(parts)}; its loss is still finite (not NaN), so "
             f"training went on.{accuracy} Lower the learning rate, or set clip_grad_norm; do not trust this run's "
             f"numbers.")
+
+
+def learned_nothing(h: History) -> str | None:
+    """Why a finished run learned nothing (test accuracy at chance, or a last epoch's loss not below the start's)."""
+    start, end = sum(h.loss[:START_ITERATIONS]) / len(h.loss[:START_ITERATIONS]), sum(h.loss[-h_steps(h):]) / h_steps(h)
+    at_chance, stuck = h.test_acc[-1] < CHANCE_ACCURACY, len(h.test_acc) > 1 and end >= start
+    if not (at_chance or stuck):
+        return None
+    why = " and ".join(filter(None, [
+        f"its test accuracy is {100 * h.test_acc[-1]:.1f} % (chance: 10 %)" if at_chance else "",
+        f"its loss over the last epoch ({end:.3g}) is not below its first iterations' ({start:.3g})" if stuck else ""]))
+    return (f"The {h.activation} run learned nothing in {len(h.test_acc)} epoch(s): {why}. A learning rate too large "
+            f"(lower it), or gradients that vanish in a deep Sigmoid or Tanh network (notebook 05); do not read its "
+            f"numbers as a trained network's.")
+
+
+def h_steps(h: History) -> int:
+    """Iterations in the run's last epoch (at least 1)."""
+    return max(1, len(h.loss) // max(1, len(h.test_acc)))
 
 
 def _flush(rows: torch.Tensor, runs: dict[str, History], first_iteration: int, epoch: int) -> None:

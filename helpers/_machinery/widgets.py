@@ -106,19 +106,19 @@ class QuestionWidgets:
 def answers_status(store: AnswerStore, error: str | None = None) -> str:
     """The status line's HTML under a cell's questions: where answers go, or what went wrong."""
     where = html.escape(str(store.path))
+    notice = (f'<br><span style="color:#b00">⚠ {html.escape(store.notice)}</span>' if store.notice else "")
     if error and store.waiting:
-        return (f'<span style="color:#b00">⚠ Your answer was not saved yet: {html.escape(error)}. It is kept here '
-                f'and will be saved at your next change.</span>')
+        return (f'<span style="color:#b00">⚠ Not saved yet: {html.escape(error)}.</span>{notice}')
     if error:
-        return f'<span style="color:#b00">⚠ Your answer was not saved: {html.escape(error)}. Copy it somewhere safe.</span>'
+        return (f'<span style="color:#b00">⚠ Your answer was not saved: {html.escape(error)}. Copy it somewhere '
+                f'safe.</span>{notice}')
     if store.problem and store.refused:
         return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Your answers will not be saved there: '
                 f'move that file away, or set {ANSWERS_VARIABLE} to another file, and run this cell again.</span>')
     if store.problem:
-        return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. Starting with empty answers; the file is '
-                f'left alone until you type, then kept as <code>{where}.bak</code>.</span>')
-    note = f" (the unreadable old file was kept as <code>{html.escape(str(store.backup))}</code>)" if store.backup else ""
-    return f'<span style="color:#666">Your answers are saved in <code>{where}</code>{note}.</span>'
+        return (f'<span style="color:#b00">⚠ {html.escape(store.problem)}. What could be read is shown; the file is '
+                f'left alone until you type, then kept under a new name beside it (never overwritten).</span>')
+    return f'<span style="color:#666">Your answers are saved in <code>{where}</code>.</span>{notice}'
 
 
 def question_widgets(q: dict, answer_md: str, store: AnswerStore, status: ipywidgets.HTML) -> QuestionWidgets:
@@ -168,6 +168,7 @@ def questions_box(questions: Sequence[tuple[dict, str]], store: AnswerStore) -> 
     import ipywidgets as w
 
     status = w.HTML(value=answers_status(store))
+    store.on_saved = lambda: setattr(status, "value", answers_status(store))  # a save that waited for a lock
     items = {q["id"]: question_widgets(q, answer_md, store, status) for q, answer_md in questions}
     children: list[Any] = []
     for qw in items.values():
