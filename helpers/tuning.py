@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import torch
 
+from ._machinery.training import instability
 from .activations import activation_name
 from .data import MNISTTensors
 from .history import History, TrainingUnstable
@@ -103,7 +104,8 @@ def tuned_sweep(what: str, activations: Sequence[str], config: TrainConfig, rate
     tuned = {}
     for n in names:
         runs = [per_rate[lr][n] for lr in rates]
-        val = tuple(h.test_acc[-1] if h is not None and not h.warnings else math.nan for h in runs)
+        # a run that blew up is a bad rate (NaN, never chosen); one that learned little keeps its accuracy
+        val = tuple(h.test_acc[-1] if h is not None and instability(h) is None else math.nan for h in runs)
         lr = _best_rate(rates, val)
         chosen = runs[list(rates).index(lr)]
         acc, loss = (v.item() for v in evaluate(chosen.model.to(data.test_x.device), data.test_x, data.test_y))

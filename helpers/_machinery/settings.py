@@ -18,7 +18,7 @@ MAX_EPOCHS = 1000  # 1000 epochs of the full MNIST take over a day on a laptop C
 MAX_UNITS, MAX_LAYERS = 65_536, 1000  # per hidden layer; hidden layers
 MAX_PARAMETERS = 100_000_000  # per network: with gradients and Adam's two moments, 16 bytes each (1.6 GB)
 BYTES_PER_PARAMETER = 16  # float32 weight, gradient, Adam's two moments
-WHOLE = ("epochs", "batch_size", "train_size")  # stored as plain ints (a NumPy integer is accepted)
+WHOLE = ("epochs", "batch_size", "train_size", "diagnostics_every")  # stored as plain ints (a NumPy integer is accepted)
 NUMBERS = ("lr", "momentum", "init_gain", "clip_grad_norm")  # stored as plain floats if given as NumPy numbers
 
 
@@ -63,7 +63,7 @@ def check(config) -> None:
         problems.append(f"clip_grad_norm must be > 0 or None, got {config.clip_grad_norm!r}")
     if config.train_size is not None and (train_size is None or train_size < 1):
         problems.append(f"train_size must be a whole number >= 1 or None, got {config.train_size!r}")
-    if not _is_int(config.diagnostics_every) or config.diagnostics_every < 0:
+    if plain["diagnostics_every"] is None or plain["diagnostics_every"] < 0:
         problems.append(f"diagnostics_every must be a whole number >= 0 (0: none), got {config.diagnostics_every!r}")
     if problems:
         raise ValueError("; ".join(problems) + ".")
