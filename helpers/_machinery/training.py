@@ -177,9 +177,9 @@ def learned_nothing(h: History) -> str | None:
     why = " and ".join(filter(None, [
         f"its test accuracy is {100 * h.test_acc[-1]:.1f} % (chance: 10 %)" if at_chance else "",
         f"its loss over the last epoch ({end:.3g}) is not below its first iterations' ({start:.3g})" if stuck else ""]))
-    return (f"The {h.activation} run learned nothing in {len(h.test_acc)} epoch(s): {why}. A learning rate too large "
-            f"(lower it), or gradients that vanish in a deep Sigmoid or Tanh network (notebook 05); do not read its "
-            f"numbers as a trained network's.")
+    return (f"The {h.activation} run learned nothing in {len(h.test_acc)} epoch(s): {why}. The usual causes: a "
+            f"learning rate too large (lower it), or gradients that vanish in a deep Sigmoid or Tanh network (notebook "
+            f"05 §3); do not read its numbers as a trained network's.")
 
 
 def h_steps(h: History) -> int:
