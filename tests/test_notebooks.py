@@ -107,6 +107,13 @@ def test_the_practical_fits_its_lab_session():
     assert all(e.minutes <= lab_plan.NOTEBOOK_LIMIT for e in practical), lab_plan.plan_table(practical)
 
 
+def test_the_deep_dive_fits_a_second_session():
+    """The deep dive (05-07) is a second lab session of the same length: at most 150 minutes by the same formula."""
+    deep = [e for e in lab_plan.plan() if e.session == "the deep dive"]
+    assert [e.notebook[:2] for e in deep] == ["05", "06", "07"]
+    assert sum(e.minutes for e in deep) <= lab_plan.SESSION_LIMIT, lab_plan.plan_table(deep)
+
+
 def test_the_readme_and_every_first_cell_state_the_plan():
     estimates = lab_plan.plan()
     readme = lab_plan.README.read_text(encoding="utf-8")
