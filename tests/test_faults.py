@@ -42,6 +42,10 @@ def test_item_1_the_export_refuses_to_write_onto_the_answers_file(tmp_path):
         done = subprocess.run([sys.executable, "-m", "helpers.viva", "--export", target], cwd=tmp_path,
                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert done.returncode == 1 and "answers file itself" in done.stdout + done.stderr
+    (tmp_path / "hand-ins").mkdir()
+    done = subprocess.run([sys.executable, "-m", "helpers.viva", "--overview", "hand-ins", "--out", "answers.json"],
+                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1 and "HTML or Markdown" in done.stderr  # the lecturer's command neither
     assert path.read_text() == '{"role": "mine"}'
 
 

@@ -120,8 +120,12 @@ def main(folder: str | Path, out: str | Path) -> int:
     if not Path(folder).is_dir():
         print(f"{folder} is not a folder of hand-ins.", file=sys.stderr)
         return 1
-    rows, pairs, skipped = overview(folder)
     target = Path(out).expanduser().absolute()
+    if target.suffix.lower() not in (".html", ".htm", ".md"):  # never onto answers.json, or any other data file
+        print(f"The overview is HTML or Markdown: name it e.g. overview.html or overview.md, not {target.name}.",
+              file=sys.stderr)
+        return 1
+    rows, pairs, skipped = overview(folder)
     keep_older(target)
     atomic_write_text(target, render(rows, pairs, target.suffix.lower() == ".md"))
     print(f"Wrote {target}: {len(rows)} hand-ins, {sum(len(r['flags']) for r in rows) + len(pairs)} flags"
