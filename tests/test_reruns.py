@@ -27,7 +27,8 @@ def _finish_and_log(run):
 _training.finish = _finish_and_log"""
 FINGERPRINT = "print('FINGERPRINT', json.dumps(RUN_LOG, sort_keys=True))"
 # Wall-clock times and how often the live figure redrew depend on the machine's load, not the seed.
-TIMING = re.compile(r"\d+(\.\d+)?\s?(s|seconds|ms)\b|\d+(\.\d+)?\s?% of the|\| \d+\.\d \|$|\d+ figure updates|\d+ redraws|run \(\d+(\.\d+)?%\)", re.M)
+TIMING = re.compile(r"\d+(\.\d+)?\s?(s|seconds|ms)\b|\d+(\.\d+)?\s?% of the|\| \d+\.\d \|$|\d+ figure updates|\d+ redraws|run \(\d+(\.\d+)?%\)"
+                    r"|\([+-]\d+ %; one run each", re.M)  # 05 §5: what recording cost, timed
 
 
 def execute(path: Path, workdir: Path) -> tuple[list, list[str]]:
