@@ -61,3 +61,36 @@ def permissions_apply() -> bool:
         finally:
             locked_folder.chmod(stat.S_IRWXU)
         return False
+
+
+# ----------------------------------------------------------------------------- shared by several test files
+
+
+@pytest.fixture
+def student_session(tmp_path, monkeypatch):
+    """A fresh working folder, answers file and session (no measurement shown, no prediction committed)."""
+    from helpers._machinery import checking
+    from helpers._machinery.answers import ANSWERS_VARIABLE
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ANSWERS_VARIABLE, str(tmp_path / "answers.json"))
+    monkeypatch.setattr(checking, "_MEASURED", set())
+    monkeypatch.setattr(checking, "_COMMITTED", {})
+
+
+@pytest.fixture
+def on_noise(monkeypatch):
+    """The command line trains on 640 noise images instead of MNIST (seconds, not minutes)."""
+    from helpers._machinery import compare
+    from helpers.train import train_together
+
+    monkeypatch.setattr(compare, "train_together", lambda names, config, **kw: train_together(
+        names, config, data=noise_data(), **kw))
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """The command line must stop before training."""
+    from helpers._machinery import compare
+
+    monkeypatch.setattr(compare, "train_together", lambda *a, **k: pytest.fail("it trained before checking its settings"))

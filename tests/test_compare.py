@@ -69,22 +69,9 @@ def test_out_that_is_a_file_is_refused(tmp_path):
 
 # ----------------------------------------------------------------------------- in-process, on small noise data
 
-from conftest import noise_data, permissions_apply  # noqa: E402
+from conftest import permissions_apply  # noqa: E402
 from helpers._machinery import compare, files  # noqa: E402
 from helpers.train import train_together  # noqa: E402
-
-
-@pytest.fixture
-def on_noise(monkeypatch):
-    """The command trains on 640 noise images instead of MNIST (seconds, not minutes)."""
-    monkeypatch.setattr(compare, "train_together", lambda names, config, **kw: train_together(
-        names, config, data=noise_data(), **kw))
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """The command must stop before training."""
-    monkeypatch.setattr(compare, "train_together", lambda *a, **k: pytest.fail("it trained before checking --out"))
 
 
 def test_a_blow_up_without_nan_is_shown_in_the_table_and_said(on_noise, tmp_path, capsys):

@@ -18,7 +18,6 @@ from torch import nn
 
 from helpers import MLP, exercises as check
 from helpers._machinery import checking, handin
-from helpers._machinery.answers import ANSWERS_VARIABLE
 from helpers.activations import make_activation
 from helpers.practical import correct_predictions, global_grad_norm, training_step
 from helpers.solutions import deep_mlp as reference_deep_mlp
@@ -27,12 +26,7 @@ from helpers.theory import collapse_two
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(ANSWERS_VARIABLE, str(tmp_path / "answers.json"))
-    monkeypatch.setattr(checking, "_MEASURED", set())
-    monkeypatch.setattr(checking, "_COMMITTED", {})
+pytestmark = pytest.mark.usefixtures("student_session")  # tests/conftest.py: a fresh folder and answers file
 
 
 def shown(out) -> str:

@@ -17,19 +17,14 @@ from nbclient import NotebookClient
 from helpers import viva
 from helpers import exercises as check
 from helpers._machinery import answers, checking, files, handin, training
-from helpers._machinery.answers import ANSWERS_VARIABLE, AnswerStore
+from helpers._machinery.answers import AnswerStore
 from helpers.history import History
 from tools import notebooks as authoring
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(ANSWERS_VARIABLE, str(tmp_path / "answers.json"))
-    monkeypatch.setattr(checking, "_MEASURED", set())
-    monkeypatch.setattr(checking, "_COMMITTED", {})
+pytestmark = pytest.mark.usefixtures("student_session")  # tests/conftest.py: a fresh folder and answers file
 
 
 # ----------------------------------------------------------------------------- answers lost

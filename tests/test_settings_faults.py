@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import noise_data, permissions_apply
+from conftest import permissions_apply
 from helpers._machinery import cache, claims, compare, files, mnist_files, training
 from helpers._machinery.mnist_files import DataError, ensure_mnist
 from helpers.practical import pick_device
@@ -30,19 +30,6 @@ def _one_line_error(capsys, argv: list[str]) -> str:
     assert info.value.code == 2 and len(lines) == 1 and "Traceback" not in lines[0], lines
     assert lines[0].startswith("python -m helpers.compare: error:")
     return lines[0]
-
-
-@pytest.fixture
-def on_noise(monkeypatch):
-    """The command trains on 640 noise images instead of MNIST (seconds, not minutes)."""
-    monkeypatch.setattr(compare, "train_together", lambda names, config, **kw: train_together(
-        names, config, data=noise_data(), **kw))
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """The command must stop before training."""
-    monkeypatch.setattr(compare, "train_together", lambda *a, **k: pytest.fail("it trained before checking"))
 
 
 def test_item6_repeated_activations_are_all_trained_once_each(tmp_path):
